@@ -1,0 +1,173 @@
+#!/bin/bash
+# Boot BZIMAGE under QEMU with a busybox initramfs holding the listed test
+# executables, run them one by one in the guest, report KTAP-like lines.
+#   run-guest.sh [--emulator qemu] [--timeout-each SEC] [--timeout-all SEC]
+#                [--name LABEL] BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
+# OUTDIR gets initramfs.cpio.gz (cached), console.log and counts
+# ("passed failed skipped").  Exit 0 if nothing failed, 1 otherwise, 2 on
+# bad usage.  RG_ACCEL=tcg|kvm overrides the accelerator choice.
+set -euo pipefail
+die() { echo "error: $*" >&2; exit 2; }
+usage() { sed -n '4,5s/^# *//p' "$0" >&2; exit 2; }
+
+emu=qemu each=120 all='' label=qemu-svm
+while [ $# -gt 0 ]; do
+	case $1 in --emulator|--timeout-each|--timeout-all|--name) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+	case $1 in
+	--emulator) emu=$2 ;;
+	--timeout-each) each=$2 ;;
+	--timeout-all) all=$2 ;;
+	--name) label=$2 ;;
+	-h|--help) usage ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+	shift 2
+done
+[[ $each =~ ^[0-9]+$ && $all =~ ^[0-9]*$ ]] || die "timeouts must be whole seconds"
+[ $# -ge 4 ] || usage
+kernel=$1 testdir=$2 out=$3; shift 3
+tests=("$@")
+[ "$emu" = qemu ] || die "unsupported emulator '$emu' (only qemu)"
+qemu=qemu-system-x86_64 bb=/bin/busybox
+command -v $qemu >/dev/null || die "$qemu not found: apt-get install qemu-system-x86"
+[ -x $bb ] || die "$bb not found: apt-get install busybox-static"
+[ -f "$kernel" ] || die "bzImage not found: $kernel"
+[ -d "$testdir" ] || die "test directory not found: $testdir"
+for t in "${tests[@]}"; do
+	case $t in *[[:space:]]*) die "test name must not contain spaces: '$t'" ;; esac
+	[ -f "$testdir/${t%%@*}" ] && [ -x "$testdir/${t%%@*}" ] || die "test not found or not executable: $testdir/${t%%@*}"
+done
+: "${all:=$((60 + ${#tests[@]} * each))}"
+mkdir -p "$out"
+initrd=$out/initramfs.cpio.gz log=$out/console.log
+
+# --- initramfs: busybox, the listed tests and the shared libraries they need
+bins=("$bb"); for t in "${tests[@]}"; do bins+=("$testdir/${t%%@*}"); done
+for f in "${bins[@]}"; do
+	if ldd "$f" 2>/dev/null | grep -q 'not found'; then die "$f: missing shared library: $(ldd "$f" | grep 'not found' | head -1)"; fi
+done
+libs=$(for f in "${bins[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' || true; done | sort -u)
+for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu; do  # dlopen()ed by pthread_cancel
+	[ -f $d/libgcc_s.so.1 ] && { libs+=$'\n'$d/libgcc_s.so.1; break; }
+done
+key=$({ printf '%s\n' "${tests[@]}"; stat -L -c '%n %s %Y' "${bins[@]}" $libs "$0"; } | sha256sum | cut -c1-16)
+if [ ! -f "$initrd" ] || [ "$(cat "$out/initramfs.key" 2>/dev/null)" != "$key" ]; then
+	echo "# [guest $label] building initramfs (${#tests[@]} tests)"
+	root=$out/initramfs.d
+	rm -rf "$root"; mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+	install -m755 $bb "$root/bin/busybox"
+	for l in $libs; do install -D -m755 "$l" "$root$l"; done
+	for t in "${tests[@]}"; do install -D -m755 "$testdir/${t%%@*}" "$root/tests/${t%%@*}"; done
+	printf '%s\n' "${tests[@]}" >"$root/tests.list"
+	cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug; mount -t tmpfs tmpfs /tmp
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "BOOTED $(up)"
+for m in svm:kvm_amd vmx:kvm_intel; do  # built-in: params exist even if the CPU lacks the feature
+	grep -qw "${m%:*}" /proc/cpuinfo || continue
+	for f in /sys/module/${m#*:}/parameters/*; do [ -f "$f" ] && echo "PARAM ${m#*:}.${f##*/}=$(cat "$f")"; done
+done
+set -f  # no globbing of test arguments
+if [ -c /dev/kvm ]; then
+	while read -r t; do
+		p=${t%%@*} a=''
+		case $t in *@*) a=$(echo "${t#*@}" | tr , ' ') ;; esac
+		echo "RUN $t"; s=$(up)
+		(cd "/tests/${p%/*}" 2>/dev/null || cd /tests; exec timeout -k 10 "$RG_TIMEOUT" "/tests/$p" $a) </dev/null 2>&1
+		rc=$?
+		echo "RESULT $t $rc $(awk -v s="$s" -v e="$(up)" 'BEGIN { printf "%.2f", e - s }')"
+	done </tests.list
+else
+	echo "HARNESS-ERROR: /dev/kvm missing in guest"
+fi
+echo DMESG-BEGIN; dmesg; echo DMESG-END
+echo ALL-DONE
+sync; poweroff -f; sleep 5; reboot -f
+EOF
+	chmod 755 "$root/init"
+	(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6) >"$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"; echo "$key" >"$out/initramfs.key"; rm -rf "$root"
+fi
+
+# --- boot.  KVM only helps if the host CPU exposes SVM/VMX for nesting.
+accel=${RG_ACCEL:-tcg}
+if [ -z "${RG_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'svm|vmx' /proc/cpuinfo; then accel=kvm; fi
+bios=(); [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+echo "# [guest $label] booting ${kernel#"$PWD/"} (accel=$accel, ${#tests[@]} tests, timeout ${each}s each, ${all}s all)"
+: >"$log"
+t0=${EPOCHREALTIME/./}
+el() { local d=$(( ${EPOCHREALTIME/./} - t0 )); printf '%d.%d' $((d / 1000000)) $((d / 100000 % 10)); }
+timeout -k 5 "$all" $qemu -machine q35 -accel "$accel" -cpu max -smp 2 -m 2G "${bios[@]}" \
+	-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4 RG_TIMEOUT=$each" \
+	-display none -monitor none -serial stdio -no-reboot </dev/null >"$log" 2>&1 &
+qpid=$!
+trap 'kill $qpid 2>/dev/null || true' EXIT
+tail -n +1 -F --pid=$qpid "$log" 2>/dev/null | while IFS= read -r l; do
+	l=${l%$'\r'}
+	case $l in
+	"BOOTED "*) echo "# [guest $label] /init reached after $(el) s (guest uptime ${l#BOOTED } s)" ;;
+	"RUN "*) echo "# [guest $label] running ${l#RUN } ($(el) s)" ;;
+	esac
+done
+qrc=0; { wait $qpid; } 2>/dev/null || qrc=$?  # quiet "Aborted" job notices
+trap - EXIT
+echo "# [guest $label] boot+run took $(el) s"
+
+# --- results
+clean=$(mktemp); trap 'rm -f "$clean"' EXIT
+tr -d '\r' <"$log" >"$clean"
+params=$(sed -n 's/^PARAM //p' "$clean" | tr '\n' ' ')
+[ -z "$params" ] || echo "# [guest $label] params: $params"
+n=0 pass=0 fail=0 skip=0
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $label:$1${2:+ # $2}"; }
+nok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $label:$1${2:+ # $2}"; }
+output() {  # console lines between RUN and RESULT of test $1
+	awk -v t="$1" '$1 == "RUN" && $2 == t { on = 1; next }
+		on && (($1 == "RESULT" && $2 == t) || /^DMESG-BEGIN$/) { exit } on' "$clean"
+}
+showtail() { sed "s/^/# /"; }
+nokvm=$(grep -m1 '^HARNESS-ERROR' "$clean" || true)
+[ -z "$nokvm" ] || grep -E '^kvm(_amd|_intel)?:' "$clean" | sort -u | showtail
+for t in "${tests[@]}"; do
+	rc='' secs=''
+	read -r rc secs < <(awk -v t="$t" '$1 == "RESULT" && $2 == t { print $3, $4; exit }' "$clean") || true
+	if [ -n "$nokvm" ]; then nok "$t" "${nokvm#HARNESS-ERROR: }"; continue; fi
+	case $rc in
+	0) ok "$t" "${secs}s" ;;
+	4) n=$((n + 1)) skip=$((skip + 1))
+	   why=$(output "$t" | grep -m1 -o 'SKIP.*' | sed 's/^SKIP:* *//' || true)
+	   echo "ok $n $label:$t # SKIP${why:+ $why}" ;;
+	'') if grep -qxF "RUN $t" "$clean"; then nok "$t" "no RESULT (guest crashed or hung)"; output "$t" | tail -n 40 | showtail
+	    else nok "$t" "not run (guest stopped before it)"; fi ;;
+	124|137|143) nok "$t" "exit=$rc (timeout ${each}s, ran ${secs}s)"; output "$t" | tail -n 40 | showtail ;;
+	*) nok "$t" "exit=$rc (${secs}s)"; output "$t" | tail -n 40 | showtail ;;
+	esac
+done
+
+# dmesg scan; if the guest never dumped dmesg, scan the console (matches only:
+# the console tail is shown below anyway)
+pat='WARNING:|BUG:|Oops|general protection|Call Trace|lockdep|possible circular|KASAN|KCSAN|UBSAN|kmemleak|panic|INFO: task .* blocked|suspicious RCU'
+dm=$(awk '/^DMESG-BEGIN$/ { on = 1; next } /^DMESG-END$/ { exit } on' "$clean") ctx=20
+grep -q '^DMESG-BEGIN$' "$clean" || dm=$(cat "$clean") ctx=0
+dm=$(grep -v '[Cc]ommand line:' <<<"$dm" || true)  # it contains "panic=-1"
+if grep -qE "$pat" <<<"$dm"; then
+	nok dmesg-clean "$(grep -cE "$pat" <<<"$dm") suspicious line(s)"
+	grep -E -C $ctx --no-group-separator "$pat" <<<"$dm" | head -n 200 | showtail
+else
+	ok dmesg-clean
+fi
+if grep -q '^ALL-DONE$' "$clean"; then
+	ok guest-completed
+else
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then nok guest-completed "guest timed out after ${all}s"
+	else nok guest-completed "guest stopped without ALL-DONE (qemu exit $qrc)"; fi
+	tail -n 30 "$clean" | showtail
+fi
+echo "$pass $fail $skip" >"$out/counts"
+echo "# $label: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
