@@ -2,11 +2,13 @@
 # Configure (tinyconfig + config/kvm.config [+ extra fragments]) and build a
 # bzImage of build/linux into an output directory.  Incremental: the .config
 # is only regenerated when a fragment changed.
-#   kbuild.sh OUTDIR [FRAGMENT...]
+#   kbuild.sh [--prepare-only] OUTDIR [FRAGMENT...]
+# --prepare-only stops after configuring.  KSRC overrides the source tree.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 K=${KSRC:-$B/linux}
+prep=; [ "$1" = --prepare-only ] && { prep=1; shift; }
 out=$(realpath -m "$1"); shift
 frags=("$top/config/kvm.config" "$@")
 mkdir -p "$out"
@@ -18,15 +20,13 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.fragstamp" 2>/dev/null)" != "$stam
 	make -s -C "$K" O="$out" CC="$cc" tinyconfig >/dev/null
 	KCONFIG_CONFIG="$out/.config" "$K/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$out/merge.log" 2>&1
 	make -s -C "$K" O="$out" CC="$cc" olddefconfig >/dev/null
-	# every fragment line must have survived olddefconfig
-	bad=0
-	for f in "${frags[@]}"; do
-		while IFS= read -r l; do
-			case "$l" in CONFIG_*=*) grep -qxF "$l" "$out/.config" || { echo "warning: $l not set (dependency missing?)" >&2; bad=1; } ;; esac
-		done <"$f"
-	done
+	# every symbol's last assignment in the fragments must have survived
+	while IFS= read -r l; do
+		grep -qxF "$l" "$out/.config" || echo "warning: $l not set (dependency missing?)" >&2
+	done < <(cat "${frags[@]}" | grep '^CONFIG_' | tac | awk -F= '!seen[$1]++')
 	echo "$stamp" >"$out/.fragstamp"
 fi
+[ -n "$prep" ] && exit 0
 echo "# [kbuild] building bzImage in $out ($(nproc) jobs; ~12 min cold, seconds when warm)"
 start=$(date +%s)
 if ! make -C "$K" O="$out" CC="$cc" -j"$(nproc)" bzImage >"$out/build.log" 2>&1; then

@@ -28,7 +28,11 @@ create() {
 	K=$K.tmp ident
 	say "committing pristine base (takes a minute)"
 	git -C "$K.tmp" add -A -f . >/dev/null
-	git -C "$K.tmp" -c core.bigFileThreshold=1m commit -q -m "Linux $BASE_KERNEL ($BASE_PKG $BASE_VERSION)"
+	# fixed identity and date: the base commit, and so every patch's
+	# base-commit, is the same on every machine
+	GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@localhost GIT_COMMITTER_NAME=base \
+	GIT_COMMITTER_EMAIL=base@localhost GIT_AUTHOR_DATE="$BASE_DATE" GIT_COMMITTER_DATE="$BASE_DATE" \
+		git -C "$K.tmp" -c core.bigFileThreshold=1m commit -q -m "Linux $BASE_KERNEL ($BASE_PKG $BASE_VERSION)"
 	git -C "$K.tmp" tag base
 	mv "$K.tmp" "$K"
 }
@@ -80,19 +84,14 @@ export)
 	rm -f "$top"/patches/*.patch
 	git -C "$K" format-patch -q --cover-letter --base=base -o "$top/patches" base..HEAD
 	if [ -f "$tmp/cover" ]; then
-		# keep the hand-written subject and blurb, refresh the shortlog/diffstat
+		# keep the hand-written subject and blurb; shortlog and diffstat are new
 		python3 - "$tmp/cover" "$cover" <<'PY'
-import sys, re
-old = open(sys.argv[1]).read(); new = open(sys.argv[2]).read()
-subj = re.search(r'^Subject: .*?(?=^\S|\n\n)', old, re.S | re.M).group(0)
-new = re.sub(r'^Subject: .*?(?=^\S|\n\n)', lambda m: subj, new, count=1, flags=re.S | re.M)
-blurb = old.split('\n\n', 1)[1].split('\n---\n')[0] if '\n---\n' in old else None
-if blurb is None:
-    # format-patch cover letters put the shortlog after the blurb, separated by a name line
-    blurb = re.split(r'\n\n(?=\S.*\(\d+\):\n)', old.split('\n\n', 1)[1], 1)[0]
-body_new = new.split('\n\n', 1)
-tail = re.split(r'\n\n(?=\S.*\(\d+\):\n)', body_new[1], 1)
-new = body_new[0] + '\n\n' + blurb + ('\n\n' + tail[1] if len(tail) > 1 else '')
+import re, sys
+old, new = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+subj = re.search(r'^Subject: \[PATCH[^\]]*\] (.*(?:\n .*)*)', old, re.M).group(1)
+body = old.split('\n\n', 1)[1]
+blurb = re.split(r'^\S.* \(\d+\):$', body, maxsplit=1, flags=re.M)[0].rstrip('\n')
+new = new.replace('*** SUBJECT HERE ***', subj, 1).replace('*** BLURB HERE ***', blurb, 1)
 open(sys.argv[2], 'w').write(new)
 PY
 	fi

@@ -1,0 +1,27 @@
+# Pollable KVM vCPUs: the series in patches/, applied to the base kernel,
+# built, booted under emulation and tested.  Build output goes to build/.
+.PHONY: run test tree export static clean help
+
+help:
+	@echo "make run     build the patched kernel, boot it, show vCPU fds being polled"
+	@echo "make test    static checks + series tests + regression set; last line 'N passed, N failed'"
+	@echo "make tree    materialize build/linux (base + patches/) to work on the series"
+	@echo "make export  regenerate patches/ from build/linux's commits"
+
+run:
+	@scripts/test.sh run
+
+test:
+	@scripts/test.sh test
+
+tree:
+	@scripts/deps.sh && scripts/tree.sh apply
+
+export:
+	@scripts/tree.sh export
+
+static:
+	@scripts/test.sh static
+
+clean:
+	rm -rf build/out build/out-bisect build/kst build/guest
