@@ -1,36 +1,61 @@
 #!/bin/bash
-# Boot BZIMAGE under QEMU with a busybox initramfs holding the listed test
-# executables, run them one by one in the guest, report KTAP-like lines.
-#   run-guest.sh [--emulator qemu] [--timeout-each SEC] [--timeout-all SEC]
-#                [--name LABEL] BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
-# OUTDIR gets initramfs.cpio.gz (cached), console.log and counts
-# ("passed failed skipped").  Exit 0 if nothing failed, 1 otherwise, 2 on
-# bad usage.  RG_ACCEL=tcg|kvm overrides the accelerator choice.
+# Boot BZIMAGE under QEMU or Bochs with a busybox initramfs holding the listed
+# test executables, run them one by one in the guest, report KTAP-like lines.
+#   run-guest.sh [--emulator qemu|bochs] [--bochs-cpu MODEL] [--verbose]
+#                [--timeout-each SEC] [--timeout-all SEC] [--name LABEL]
+#                BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
+# qemu (label qemu-svm): TCG, -cpu max, nested SVM, so the guest uses kvm_amd.
+# bochs (label bochs-vmx): Bochs' VMX emulation, CPU model broadwell_ult by
+# default, so kvm_intel with the VMX preemption timer; boots an isolinux ISO.
+# --verbose streams each test's console output as "# " lines while it runs.
+# A test's own TAP result lines (kselftest harness) become subtest lines
+# LABEL:TEST:NAME right after the test's line.  OUTDIR gets initramfs.cpio.gz
+# (cached), console.log and counts ("passed failed skipped"); for bochs also
+# boot.iso, bochsrc and bochs.log.  Exit 0 if nothing failed, 1 otherwise, 2
+# on bad usage.  RG_ACCEL=tcg|kvm overrides QEMU's accelerator choice;
+# RG_BOCHS_IPS and RG_BOCHS_SYNC override Bochs' "cpu: ips=" and "clock: sync=".
 set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
-usage() { sed -n '4,5s/^# *//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,6s/^# *//p' "$0" >&2; exit 2; }
 
-emu=qemu each=120 all='' label=qemu-svm
+emu=qemu each='' all='' label='' cpu=broadwell_ult verbose=0
 while [ $# -gt 0 ]; do
-	case $1 in --emulator|--timeout-each|--timeout-all|--name) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
 	case $1 in
 	--emulator) emu=$2 ;;
+	--bochs-cpu) cpu=$2 ;;
 	--timeout-each) each=$2 ;;
 	--timeout-all) all=$2 ;;
 	--name) label=$2 ;;
+	--verbose) verbose=1; shift; continue ;;
 	-h|--help) usage ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
 	shift 2
 done
+case $emu in  # boot: seconds allowed for booting and the dmesg dump
+qemu) : "${each:=120}" "${label:=qemu-svm}"; boot=60 ;;
+bochs) : "${each:=600}" "${label:=bochs-vmx}"; boot=300 ;;
+*) die "unsupported emulator '$emu' (qemu or bochs)" ;;
+esac
 [[ $each =~ ^[0-9]+$ && $all =~ ^[0-9]*$ ]] || die "timeouts must be whole seconds"
+[[ $cpu =~ ^[a-z0-9_]+$ ]] || die "bad Bochs CPU model '$cpu' (see: bochs -help cpu)"
 [ $# -ge 4 ] || usage
 kernel=$1 testdir=$2 out=$3; shift 3
 tests=("$@")
-[ "$emu" = qemu ] || die "unsupported emulator '$emu' (only qemu)"
 qemu=qemu-system-x86_64 bb=/bin/busybox
-command -v $qemu >/dev/null || die "$qemu not found: apt-get install qemu-system-x86"
+isolinux=/usr/lib/ISOLINUX/isolinux.bin ldlinux=/usr/lib/syslinux/modules/bios/ldlinux.c32
+rom=/usr/share/bochs/BIOS-bochs-latest vgarom=/usr/share/vgabios/vgabios.bin
+if [ "$emu" = qemu ]; then
+	command -v $qemu >/dev/null || die "$qemu not found: apt-get install qemu-system-x86"
+else
+	command -v bochs >/dev/null || die "bochs not found: apt-get install bochs bochsbios vgabios"
+	command -v xorriso >/dev/null || die "xorriso not found: apt-get install xorriso"
+	for f in $isolinux $ldlinux $rom $vgarom; do
+		[ -f "$f" ] || die "$f not found: apt-get install isolinux syslinux-common bochsbios vgabios"
+	done
+fi
 [ -x $bb ] || die "$bb not found: apt-get install busybox-static"
 [ -f "$kernel" ] || die "bzImage not found: $kernel"
 [ -d "$testdir" ] || die "test directory not found: $testdir"
@@ -38,7 +63,7 @@ for t in "${tests[@]}"; do
 	case $t in *[[:space:]]*) die "test name must not contain spaces: '$t'" ;; esac
 	[ -f "$testdir/${t%%@*}" ] && [ -x "$testdir/${t%%@*}" ] || die "test not found or not executable: $testdir/${t%%@*}"
 done
-: "${all:=$((60 + ${#tests[@]} * each))}"
+: "${all:=$((boot + ${#tests[@]} * each))}"
 mkdir -p "$out"
 initrd=$out/initramfs.cpio.gz log=$out/console.log
 
@@ -90,6 +115,7 @@ else
 fi
 echo DMESG-BEGIN; dmesg; echo DMESG-END
 echo ALL-DONE
+sleep "${RG_SETTLE:-0}"  # let a slow serial port drain
 sync; poweroff -f; sleep 5; reboot -f
 EOF
 	chmod 755 "$root/init"
@@ -97,24 +123,70 @@ EOF
 	mv "$initrd.tmp" "$initrd"; echo "$key" >"$out/initramfs.key"; rm -rf "$root"
 fi
 
-# --- boot.  KVM only helps if the host CPU exposes SVM/VMX for nesting.
-accel=${RG_ACCEL:-tcg}
-if [ -z "${RG_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'svm|vmx' /proc/cpuinfo; then accel=kvm; fi
-bios=(); [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
-echo "# [guest $label] booting ${kernel#"$PWD/"} (accel=$accel, ${#tests[@]} tests, timeout ${each}s each, ${all}s all)"
+# --- boot
+args="console=ttyS0 panic=-1 RG_TIMEOUT=$each"
 : >"$log"
+if [ "$emu" = qemu ]; then  # KVM only helps if the host CPU exposes SVM/VMX for nesting
+	accel=${RG_ACCEL:-tcg}
+	if [ -z "${RG_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'svm|vmx' /proc/cpuinfo; then accel=kvm; fi
+	bios=(); [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+	what="accel=$accel" sink=$log
+	run=(timeout -k 5 "$all" "$qemu" -machine q35 -accel "$accel" -cpu max -smp 2 -m 2G "${bios[@]}"
+		-kernel "$kernel" -initrd "$initrd" -append "$args loglevel=4"
+		-display none -monitor none -serial stdio -no-reboot)
+else  # no direct kernel boot: an isolinux CD.  Reboots become triple faults,
+	# which end Bochs like QEMU's -no-reboot; so does the guest's poweroff.
+	iso=$out/iso.d ips=${RG_BOCHS_IPS:-50000000} sync=${RG_BOCHS_SYNC:-slowdown}
+	rm -rf "$iso"; mkdir -p "$iso/isolinux"
+	cp "$isolinux" "$ldlinux" "$iso/isolinux/"; cp "$kernel" "$iso/bzimage"; cp "$initrd" "$iso/initrd.gz"
+	printf '%s\n' 'DEFAULT linux' 'PROMPT 0' 'TIMEOUT 0' 'LABEL linux' '  KERNEL /bzimage' '  INITRD /initrd.gz' \
+		"  APPEND $args loglevel=1 reboot=t RG_SETTLE=2" >"$iso/isolinux/isolinux.cfg"
+	xorriso -as mkisofs -R -J -o "$out/boot.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
+		-no-emul-boot -boot-load-size 4 -boot-info-table "$iso" >"$out/xorriso.log" 2>&1 ||
+		die "xorriso failed, see $out/xorriso.log"
+	rm -rf "$iso"
+	cat >"$out/bochsrc" <<-EOF
+	cpu: model=$cpu, count=1, ips=$ips, reset_on_triple_fault=0, ignore_bad_msrs=1
+	clock: sync=$sync, time0=local
+	megs: 1024
+	romimage: file="$rom"
+	vgaromimage: file="$vgarom"
+	ata0-master: type=cdrom, path="$out/boot.iso", status=inserted
+	boot: cdrom
+	com1: enabled=1, mode=file, dev="$log"
+	display_library: rfb, options="timeout=0"
+	speaker: enabled=0
+	log: -
+	panic: action=fatal
+	error: action=report, cpu0=ignore
+	info: action=report
+	debug: action=ignore
+	EOF
+	echo c >"$out/bochs.rc"  # Debian's Bochs starts in its debugger: continue
+	# The VNC display listens on all addresses: hide it in a private network
+	# namespace when possible (that also avoids port clashes).
+	netns=(); if unshare -n true 2>/dev/null; then netns=(unshare -n); fi
+	what="cpu=$cpu, ips=$ips, clock=$sync" sink=$out/bochs.log
+	run=(timeout -k 5 "$all" "${netns[@]}" bochs -q -f "$out/bochsrc" -rc "$out/bochs.rc")
+fi
+echo "# [guest $label] booting ${kernel#"$PWD/"} under $emu ($what, ${#tests[@]} tests, timeout ${each}s each, ${all}s all)"
 t0=${EPOCHREALTIME/./}
 el() { local d=$(( ${EPOCHREALTIME/./} - t0 )); printf '%d.%d' $((d / 1000000)) $((d / 100000 % 10)); }
-timeout -k 5 "$all" $qemu -machine q35 -accel "$accel" -cpu max -smp 2 -m 2G "${bios[@]}" \
-	-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4 RG_TIMEOUT=$each" \
-	-display none -monitor none -serial stdio -no-reboot </dev/null >"$log" 2>&1 &
+"${run[@]}" </dev/null >"$sink" 2>&1 &
 qpid=$!
 trap 'kill $qpid 2>/dev/null || true' EXIT
 tail -n +1 -F --pid=$qpid "$log" 2>/dev/null | while IFS= read -r l; do
 	l=${l%$'\r'}
 	case $l in
 	"BOOTED "*) echo "# [guest $label] /init reached after $(el) s (guest uptime ${l#BOOTED } s)" ;;
-	"RUN "*) echo "# [guest $label] running ${l#RUN } ($(el) s)" ;;
+	"RUN "*) echo "# [guest $label] running ${l#RUN } ($(el) s)"; intest=1 ;;
+	"RESULT "*) read -r _ t rc secs <<<"$l"; intest=''
+		echo "# [guest $label] $t: exit $rc after $secs s guest time ($(el) s)" ;;
+	ALL-DONE)  # the guest powers off now; stop the emulator if it lingers
+		echo "# [guest $label] all done ($(el) s)"
+		( for _ in {1..30}; do kill -0 $qpid || exit 0; sleep 1; done; kill $qpid ) >/dev/null 2>&1 & ;;
+	*) if [ "$verbose" = 1 ] && [ -n "${intest:-}" ] && ! [[ $l =~ ^\[\ *[0-9]+\.[0-9]+\] ]]; then
+		echo "# $l"; fi ;;
 	esac
 done
 qrc=0; { wait $qpid; } 2>/dev/null || qrc=$?  # quiet "Aborted" job notices
@@ -143,8 +215,19 @@ showfail() {  # failed kselftest subcases, then the tail of the output
 skipwhy() { output "$1" | grep -m1 -o 'SKIP.*' | sed 's/^SKIP:* *//' || true; }
 nokvm=$(grep -m1 '^HARNESS-ERROR' "$clean" || true)
 [ -z "$nokvm" ] || grep -E '^kvm(_amd|_intel)?:' "$clean" | sort -u | showtail
+subtests() {  # the test's own TAP result lines, as LABEL:TEST:NAME
+	local l r name dir
+	while IFS= read -r l; do
+		[[ $l =~ ^(not )?ok\ [0-9]+\ (.+)$ ]] || continue
+		r=${BASH_REMATCH[2]} dir=''
+		name=${r%% # *}; [ "$name" = "$r" ] || dir=${r#* # }
+		if [ -n "${BASH_REMATCH[1]}" ]; then nok "$1:$name" "$dir"
+		elif [[ $dir =~ ^SKIP\ *(.*) ]]; then skp "$1:$name" "${BASH_REMATCH[1]}"
+		else ok "$1:$name" "$dir"; fi
+	done < <(output "$1")
+}
 for t in "${tests[@]}"; do
-	rc='' secs=''
+	rc='' secs='' show=''
 	read -r rc secs < <(awk -v t="$t" '$1 == "RESULT" && $2 == t { print $3, $4; exit }' "$clean") || true
 	if [ -n "$nokvm" ]; then nok "$t" "${nokvm#HARNESS-ERROR: }"; continue; fi
 	case $rc in
@@ -152,11 +235,13 @@ for t in "${tests[@]}"; do
 		skp "$t" "all subtests skipped: $(skipwhy "$t")"  # harness tests exit 0 then
 	   else ok "$t" "${secs}s"; fi ;;
 	4) skp "$t" "$(skipwhy "$t")" ;;
-	'') if grep -qxF "RUN $t" "$clean"; then nok "$t" "no RESULT (guest crashed or hung)"; showfail "$t"
+	'') if grep -qxF "RUN $t" "$clean"; then nok "$t" "no RESULT (guest crashed or hung)"; show=1
 	    else nok "$t" "not run (guest stopped before it)"; fi ;;
-	124|137|143) nok "$t" "exit=$rc (timeout ${each}s, ran ${secs}s)"; showfail "$t" ;;
-	*) nok "$t" "exit=$rc (${secs}s)"; showfail "$t" ;;
+	124|137|143) nok "$t" "exit=$rc (timeout ${each}s, ran ${secs}s)"; show=1 ;;
+	*) nok "$t" "exit=$rc (${secs}s)"; show=1 ;;
 	esac
+	subtests "$t"
+	[ -z "$show" ] || showfail "$t"
 done
 
 # dmesg scan; if the guest never dumped dmesg, scan the console (matches only:
@@ -175,7 +260,7 @@ if grep -q '^ALL-DONE$' "$clean"; then
 	ok guest-completed
 else
 	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then nok guest-completed "guest timed out after ${all}s"
-	else nok guest-completed "guest stopped without ALL-DONE (qemu exit $qrc)"; fi
+	else nok guest-completed "guest stopped without ALL-DONE ($emu exit $qrc)"; fi
 	tail -n 30 "$clean" | showtail
 fi
 echo "$pass $fail $skip" >"$out/counts"

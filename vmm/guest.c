@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Demo guest, one copy per vCPU, 32-bit protected mode without paging.
+ *
+ * Loop: take pending interrupts in a short sti window; for each interrupt
+ * taken (plus deferred work), do a bit of work and then either arm the
+ * one-shot APIC timer (1-20 ms) or send an IPI to another vCPU; report the
+ * interrupts taken and the actions done with one port write (PORT_IDLE),
+ * which is where the VMM parks the vCPU until its fd is readable.  The
+ * guest never executes HLT, and runs with interrupts disabled except in
+ * the sti window, so every wake-up is taken right after the VMM resumes it.
+ *
+ * One action per interrupt taken keeps the number of pending wake sources
+ * (armed timers, IPIs not yet taken, deferred actions) constant, so the
+ * vCPUs never all end up parked with nothing to wake them.
+ */
+#include "guest_abi.h"
+
+typedef uint32_t u32;
+
+#define APIC_EOI	0x0b0
+#define APIC_SVR	0x0f0
+#define APIC_ICR_LO	0x300
+#define APIC_ICR_HI	0x310
+#define APIC_LVTT	0x320
+#define APIC_TMICT	0x380
+#define APIC_TDCR	0x3e0
+
+#define TIMER_MIN_NS	1000000u
+#define TIMER_MAX_NS	20000000u
+
+/* What isr_common in guest_entry.S pushes: pushal, vector, error code, iret frame. */
+struct irq_frame {
+	u32 edi, esi, ebp, esp, ebx, edx, ecx, eax;
+	u32 vector, err;
+	u32 eip, cs, eflags;
+};
+
+extern const char isr_stubs[];
+void guest_main(u32 id);
+void isr_handler(struct irq_frame *f);
+
+static struct ipi_map *const ipi_map = (struct ipi_map *)GUEST_IPI_MAP;
+
+static inline void apic_write(u32 reg, u32 val)
+{
+	*(volatile u32 *)(APIC_BASE + reg) = val;
+}
+
+static inline void outl(uint16_t port, u32 val)
+{
+	asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port) : "memory");
+}
+
+/* The stack lives in the vCPU's area, which starts with its vcpu_page. */
+static inline struct vcpu_page *this_page(void)
+{
+	u32 esp;
+
+	asm volatile("mov %%esp, %0" : "=r"(esp));
+	return (struct vcpu_page *)(esp & ~(GUEST_PCPU_SIZE - 1));
+}
+
+static u32 next_rand(struct vcpu_page *p)
+{
+	u32 x = p->seed;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return p->seed = x;
+}
+
+void isr_handler(struct irq_frame *f)
+{
+	struct vcpu_page *p = this_page();
+	u32 v = f->vector;
+
+	if (v < 32) {			/* exception: report it, forever */
+		p->exc_eip = f->eip;
+		p->exc_err = f->err;
+		for (;;)
+			outl(PORT_PANIC, v);
+	}
+	if (v == VEC_SPURIOUS)		/* no EOI for the spurious vector */
+		return;
+	if (v == VEC_TIMER) {
+		p->timer_armed = 0;
+	} else if (v >= VEC_IPI_BASE && v < VEC_IPI_BASE + p->nr_vcpus) {
+		u32 s = v - VEC_IPI_BASE;
+
+		__atomic_fetch_and(&ipi_map->pending[p->id][s / 32],
+				   ~(1u << (s % 32)), __ATOMIC_SEQ_CST);
+	}
+	if (p->nr_woke < MAX_WOKE)
+		p->woke[p->nr_woke] = v;
+	p->nr_woke++;
+	apic_write(APIC_EOI, 0);
+}
+
+static void record(struct vcpu_page *p, u32 kind, u32 arg)
+{
+	if (p->nr_acts < MAX_ACTS) {
+		p->acts[p->nr_acts].kind = kind;
+		p->acts[p->nr_acts].arg = arg;
+	}
+	p->nr_acts++;
+}
+
+static void arm_timer(struct vcpu_page *p)
+{
+	u32 ns = TIMER_MIN_NS + next_rand(p) % (TIMER_MAX_NS - TIMER_MIN_NS + 1);
+
+	p->timer_armed = 1;
+	apic_write(APIC_TMICT, ns);	/* TDCR /1, 1 GHz APIC bus: 1 count = 1 ns */
+	record(p, ACT_TIMER, ns);
+}
+
+/* Send an IPI to a vCPU that has taken our previous one; 0 if there is none. */
+static int send_ipi(struct vcpu_page *p, u32 r)
+{
+	u32 n = p->nr_vcpus, bit = 1u << (p->id % 32), i;
+
+	for (i = 0; n > 1 && i < n - 1; i++) {
+		u32 t = (p->id + 1 + (r + i) % (n - 1)) % n;
+		u32 *w = &ipi_map->pending[t][p->id / 32];
+
+		if (__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST) & bit)
+			continue;
+		apic_write(APIC_ICR_HI, t << 24);
+		/* fixed delivery, physical destination, edge */
+		apic_write(APIC_ICR_LO, VEC_IPI_BASE + p->id);
+		record(p, ACT_IPI, t);
+		return 1;
+	}
+	return 0;
+}
+
+static void act(struct vcpu_page *p)
+{
+	u32 r = next_rand(p);
+
+	if (!p->timer_armed && (r & 1)) {
+		arm_timer(p);
+		return;
+	}
+	if (send_ipi(p, r >> 1))
+		return;
+	if (!p->timer_armed) {
+		arm_timer(p);
+		return;
+	}
+	p->debt++;			/* the armed timer will wake us */
+}
+
+static void work(struct vcpu_page *p)
+{
+	u32 n = next_rand(p) % p->work + 1, i;
+	volatile u32 x = 0;
+
+	for (i = 0; i < n; i++)
+		x += i * i;
+}
+
+static void idt_init(struct vcpu_page *p)
+{
+	u32 *idt = (u32 *)((u32)p + GUEST_IDT_OFF);
+	struct {
+		uint16_t limit;
+		u32 base;
+	} __attribute__((packed)) desc = { 256 * 8 - 1, (u32)idt };
+	u32 i;
+
+	for (i = 0; i < 256; i++) {
+		u32 h = (u32)isr_stubs + 16 * i;
+
+		idt[2 * i] = (SEL_CODE << 16) | (h & 0xffff);
+		idt[2 * i + 1] = (h & 0xffff0000) | 0x8e00;	/* P, DPL 0, 32-bit interrupt gate */
+	}
+	asm volatile("lidt %0" : : "m"(desc));
+}
+
+void guest_main(u32 id)
+{
+	struct vcpu_page *p = this_page();
+
+	(void)id;
+	idt_init(p);
+	apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);	/* software-enable */
+	apic_write(APIC_TDCR, 0xb);			/* divide by 1 */
+	apic_write(APIC_LVTT, VEC_TIMER);		/* one-shot, unmasked */
+	p->debt = 1;
+
+	for (;;) {
+		u32 n;
+
+		asm volatile("sti; nop; cli" : : : "memory");
+		n = p->nr_woke + p->debt;
+		p->debt = 0;
+		while (n--) {
+			work(p);
+			act(p);
+		}
+		outl(PORT_IDLE, p->nr_acts);	/* parked here until woken */
+		p->nr_woke = 0;
+		p->nr_acts = 0;
+	}
+}
