@@ -4,6 +4,9 @@
 #                   lines and, last, "N passed, N failed, N skipped"
 #   test.sh run     build, boot, and show vCPU fds being polled (the main job)
 #   test.sh static  static checks only
+#   test.sh debug   the series' tests (and, with FULL=1, the regression set)
+#                   on a lockdep/KASAN/kmemleak kernel (config/debug.config)
+#   test.sh kcsan   the same on a KCSAN kernel (config/kcsan.config)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
@@ -42,19 +45,30 @@ main() {
 	echo "TAP version 13"
 	step "install dependencies" scripts/deps.sh || return
 	step "base kernel fetched, verified and patched" scripts/tree.sh apply || return
-	[ "$mode" = run ] || scripts/static-checks.sh
+	case $mode in test|static) scripts/static-checks.sh ;; esac
 	[ "$mode" = static ] && return
-	step "kernel build" scripts/kbuild.sh "$B/out" || return
+	local kout=$B/out frag=() label=qemu-svm
+	case $mode in
+	debug) kout=$B/out-debug frag=(config/debug.config) label=qemu-svm-debug ;;
+	kcsan) kout=$B/out-kcsan frag=(config/kcsan.config) label=qemu-svm-kcsan ;;
+	esac
+	step "kernel build" scripts/kbuild.sh "$kout" "${frag[@]}" || return
+	local bz=$kout/arch/x86/boot/bzImage
 	local all=$(awk '!/^#/ && NF { print $2 }' config/tests.conf | sort -u)
-	[ "$mode" = run ] && all=x86/vcpu_poll_test
+	[ "$mode" = test ] || [ -n "${FULL:-}" ] || all=x86/vcpu_poll_test
 	step "KVM selftests build" scripts/kselftests.sh "$B/kst" $all || return
-	if [ "$mode" = run ]; then
-		scripts/run-guest.sh --name demo --verbose "$B/out/arch/x86/boot/bzImage" "$B/kst" "$B/guest/demo" \
-			x86/vcpu_poll_test
-		return
-	fi
-	scripts/run-guest.sh --name qemu-svm "$B/out/arch/x86/boot/bzImage" "$B/kst" "$B/guest/qemu" \
-		$(tests_for qemu)
+	case $mode in
+	run)
+		scripts/run-guest.sh --name demo --verbose "$bz" "$B/kst" "$B/guest/demo" x86/vcpu_poll_test ;;
+	debug|kcsan)
+		scripts/run-guest.sh --name $label --timeout-each 900 "$bz" "$B/kst" "$B/guest/$mode" \
+			$([ -n "${FULL:-}" ] && tests_for qemu || echo x86/vcpu_poll_test) ;;
+	test)
+		scripts/run-guest.sh --name qemu-svm "$bz" "$B/kst" "$B/guest/qemu" $(tests_for qemu)
+		[ -z "$(tests_for bochs)" ] ||
+			scripts/run-guest.sh --emulator bochs --name bochs-vmx "$bz" "$B/kst" "$B/guest/bochs" \
+				$(tests_for bochs) ;;
+	esac
 	echo "# total time $(( $(date +%s) - t0 )) s"
 }
 

@@ -12,7 +12,9 @@
  *
  * One action per interrupt taken keeps the number of pending wake sources
  * (armed timers, IPIs not yet taken, deferred actions) constant, so the
- * vCPUs never all end up parked with nothing to wake them.
+ * vCPUs never all end up parked with nothing to wake them.  An action is
+ * deferred only while the vCPU's timer is armed (it will wake the vCPU), or
+ * when acts[] is full (p->more: the VMM resumes the vCPU at once).
  */
 #include "guest_abi.h"
 
@@ -84,26 +86,19 @@ void isr_handler(struct irq_frame *f)
 	}
 	if (v == VEC_SPURIOUS)		/* no EOI for the spurious vector */
 		return;
-	if (v == VEC_TIMER) {
+	if (v == VEC_TIMER)
 		p->timer_armed = 0;
-	} else if (v >= VEC_IPI_BASE && v < VEC_IPI_BASE + p->nr_vcpus) {
-		u32 s = v - VEC_IPI_BASE;
-
-		__atomic_fetch_and(&ipi_map->pending[p->id][s / 32],
-				   ~(1u << (s % 32)), __ATOMIC_SEQ_CST);
-	}
 	if (p->nr_woke < MAX_WOKE)
 		p->woke[p->nr_woke] = v;
 	p->nr_woke++;
 	apic_write(APIC_EOI, 0);
 }
 
+/* guest_main() leaves room for one more record before calling act(). */
 static void record(struct vcpu_page *p, u32 kind, u32 arg)
 {
-	if (p->nr_acts < MAX_ACTS) {
-		p->acts[p->nr_acts].kind = kind;
-		p->acts[p->nr_acts].arg = arg;
-	}
+	p->acts[p->nr_acts].kind = kind;
+	p->acts[p->nr_acts].arg = arg;
 	p->nr_acts++;
 }
 
@@ -116,7 +111,21 @@ static void arm_timer(struct vcpu_page *p)
 	record(p, ACT_TIMER, ns);
 }
 
-/* Send an IPI to a vCPU that has taken our previous one; 0 if there is none. */
+/* One IPI per target and report, so that the VMM can tell them apart. */
+static int sent_this_cycle(struct vcpu_page *p, u32 t)
+{
+	u32 i;
+
+	for (i = 0; i < p->nr_acts; i++)
+		if (p->acts[i].kind == ACT_IPI && p->acts[i].arg == t)
+			return 1;
+	return 0;
+}
+
+/*
+ * Send an IPI to a vCPU whose report of our previous IPI the VMM has seen
+ * (struct ipi_map); 0 if there is none.
+ */
 static int send_ipi(struct vcpu_page *p, u32 r)
 {
 	u32 n = p->nr_vcpus, bit = 1u << (p->id % 32), i;
@@ -125,6 +134,8 @@ static int send_ipi(struct vcpu_page *p, u32 r)
 		u32 t = (p->id + 1 + (r + i) % (n - 1)) % n;
 		u32 *w = &ipi_map->pending[t][p->id / 32];
 
+		if (sent_this_cycle(p, t))
+			continue;
 		if (__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST) & bit)
 			continue;
 		apic_write(APIC_ICR_HI, t << 24);
@@ -140,7 +151,7 @@ static void act(struct vcpu_page *p)
 {
 	u32 r = next_rand(p);
 
-	if (!p->timer_armed && (r & 1)) {
+	if (!p->timer_armed && (r & 3)) {	/* 3 in 4: the timer */
 		arm_timer(p);
 		return;
 	}
@@ -197,12 +208,18 @@ void guest_main(u32 id)
 		asm volatile("sti; nop; cli" : : : "memory");
 		n = p->nr_woke + p->debt;
 		p->debt = 0;
-		while (n--) {
+		for (; n; n--) {
+			if (p->nr_acts == MAX_ACTS) {	/* report, then go on */
+				p->debt += n;
+				p->more = 1;
+				break;
+			}
 			work(p);
 			act(p);
 		}
 		outl(PORT_IDLE, p->nr_acts);	/* parked here until woken */
 		p->nr_woke = 0;
 		p->nr_acts = 0;
+		p->more = 0;
 	}
 }

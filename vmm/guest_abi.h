@@ -42,8 +42,8 @@ enum act_kind {
 	ACT_IPI,				/* arg: target vCPU */
 };
 
-#define MAX_WOKE		16
-#define MAX_ACTS		8
+#define MAX_WOKE		(GUEST_MAX_VCPUS + 2)	/* every vector is taken once at most */
+#define MAX_ACTS		16
 
 struct guest_act {
 	uint32_t kind;
@@ -63,17 +63,19 @@ struct vcpu_page {
 	/* what the guest did before this PORT_IDLE report */
 	uint32_t nr_acts;
 	struct guest_act acts[MAX_ACTS];
-	uint32_t debt;				/* actions deferred to next wake */
+	uint32_t debt;				/* actions deferred */
+	uint32_t more;				/* deferred for lack of room in acts[] */
 	uint32_t timer_armed;
 	uint32_t exc_eip;			/* for PORT_PANIC */
 	uint32_t exc_err;
 };
 
 /*
- * Outstanding IPIs: bit s of pending[t] is set by sender s before it
- * sends to t, and cleared by t's handler.  A sender never sends to a
- * target that has not taken its previous IPI, so IPIs never coalesce
- * in the IRR and no wake-up is lost (see guest.c).
+ * Outstanding IPIs: bit s of pending[t] is set by sender s before it sends
+ * to t, and cleared by the VMM when it sees t's report of having taken it.
+ * A sender never sends to a target that has not taken its previous IPI, so
+ * IPIs never coalesce in the IRR and no wake-up is lost (see guest.c), and
+ * the VMM sees each IPI's send and take before the next one is sent.
  */
 struct ipi_map {
 	uint32_t pending[GUEST_MAX_VCPUS][GUEST_MAX_VCPUS / 32];

@@ -5,7 +5,7 @@
  * vCPU's area and EDI to the vCPU id; the GDT loaded here is only what
  * interrupt delivery and IRET read CS from.
  */
-#include "guest_abi.h"
+#include "guest_abi.h"	/* SEL_CODE, SEL_DATA: the GDT below must match */
 
 	.code32
 	.section .text.entry, "ax"
@@ -55,3 +55,5 @@ gdt:
 gdt_desc:
 	.word	gdt_desc - gdt - 1
 	.long	gdt
+
+	.section .note.GNU-stack, "", @progbits

@@ -53,9 +53,11 @@
 #error "KVM_CAP_VCPU_POLL missing: build with HDR=<patched uapi headers>"
 #endif
 
+_Static_assert(sizeof(struct vcpu_page) <= GUEST_IDT_OFF, "vcpu_page overlaps the IDT");
+
 #define KSFT_SKIP	4
 #define NR_DETAILED	20	/* events printed in full before summaries */
-#define WORK_ITERS	4000	/* max guest work loop iterations per action */
+#define WORK_ITERS	500	/* max guest work loop iterations per action */
 
 enum src { SRC_TIMER, SRC_IPI, NR_SRC };
 static const char *const src_name[NR_SRC] = { "timer", "IPI" };
@@ -85,13 +87,16 @@ struct worker {
 	int idx;
 	pthread_t thread;
 	unsigned long runs;	/* KVM_RUN calls */
+	uint64_t idle_ns;	/* waiting for a readable vCPU fd */
+	uint64_t cpu_ns;	/* thread CPU time */
 };
 
 struct backend {
 	const char *name;
 	void (*init)(void);
 	void (*park)(struct vcpu *v);
-	struct vcpu *(*wait)(void);	/* NULL: stop */
+	/* a vCPU whose fd is readable; NULL: stop (blocking) or none */
+	struct vcpu *(*wait)(bool block);
 	void (*stop)(void);
 };
 
@@ -103,6 +108,7 @@ static struct {
 
 static int kvm_fd, vm_fd;
 static uint8_t *mem;
+static struct ipi_map *ipi_map;		/* in guest memory */
 static struct vcpu *vcpus;
 static struct worker *workers;
 static const struct backend *be;
@@ -117,7 +123,7 @@ static _Atomic uint64_t *ipi_sent;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct samples lat[NR_SRC];
 static struct {
-	unsigned long reports, parks, caught, wakes[NR_SRC], spurious, early_ipi;
+	unsigned long reports, parks, caught, wakes[NR_SRC], spurious, late_sender;
 } st;
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -203,16 +209,18 @@ static void ep_park(struct vcpu *v)
 		die_errno("epoll_ctl vCPU fd");
 }
 
-static struct vcpu *ep_wait(void)
+static struct vcpu *ep_wait(bool block)
 {
 	struct epoll_event ev;
 	int n;
 
 	do
-		n = epoll_wait(ep_fd, &ev, 1, -1);
+		n = epoll_wait(ep_fd, &ev, 1, block ? -1 : 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		die_errno("epoll_wait");
+	if (!n)
+		return NULL;
 	if (ev.events & EPOLLERR)
 		die("vCPU fd reports EPOLLERR (polling not enabled?)");
 	return ev.data.ptr;
@@ -273,17 +281,26 @@ static void ur_park(struct vcpu *v)
 	uring_poll(v->fd, v);
 }
 
-static struct vcpu *ur_wait(void)
+static struct vcpu *ur_wait(bool block)
 {
 	struct io_uring_cqe *cqe;
 	struct vcpu *v = NULL;
 	int ret, res;
 
-	pthread_mutex_lock(&cq_lock);
+	if (!block) {
+		if (pthread_mutex_trylock(&cq_lock))
+			return NULL;	/* another worker is waiting */
+	} else {
+		pthread_mutex_lock(&cq_lock);
+	}
 	if (!ring_stopped) {
 		do
-			ret = io_uring_wait_cqe(&ring, &cqe);
+			ret = block ? io_uring_wait_cqe(&ring, &cqe) : io_uring_peek_cqe(&ring, &cqe);
 		while (ret == -EINTR);
+		if (ret == -EAGAIN && !block) {
+			pthread_mutex_unlock(&cq_lock);
+			return NULL;
+		}
 		if (ret < 0)
 			die("io_uring_wait_cqe: %s", strerror(-ret));
 		v = io_uring_cqe_get_data(cqe);
@@ -304,6 +321,38 @@ static const struct backend uring_backend = {
 	"io_uring", ur_init, ur_park, ur_wait, stop_write,
 };
 
+/*
+ * vCPUs that have work without waiting (an interrupt already in the IRR):
+ * a worker takes them when no parked vCPU's fd is readable, so that two
+ * vCPUs sending IPIs to each other cannot keep the workers from the rest.
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct vcpu **q;
+	unsigned int head, len;
+} runq = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void runq_push(struct vcpu *v)
+{
+	pthread_mutex_lock(&runq.lock);
+	runq.q[(runq.head + runq.len++) % opt.nr_vcpus] = v;
+	pthread_mutex_unlock(&runq.lock);
+}
+
+static struct vcpu *runq_pop(void)
+{
+	struct vcpu *v = NULL;
+
+	pthread_mutex_lock(&runq.lock);
+	if (runq.len) {
+		v = runq.q[runq.head];
+		runq.head = (runq.head + 1) % opt.nr_vcpus;
+		runq.len--;
+	}
+	pthread_mutex_unlock(&runq.lock);
+	return v;
+}
+
 /* ---- reporting */
 
 static bool detailed(void)
@@ -318,37 +367,48 @@ static bool detailed(void)
 			(len) += snprintf((buf) + (len), sizeof(buf) - (len), __VA_ARGS__); \
 	} while (0)
 
-/*
- * Take the send time of the IPI from @s to @t, or leave a mark that it was
- * taken before the sender's exit was processed.  A sender sends to a target
- * again only after the target took the previous IPI and the sender ran
- * again, so the slot holds at most one IPI.
- */
-static uint64_t ipi_take(int t, int s)
-{
-	_Atomic uint64_t *slot = &ipi_sent[t * opt.nr_vcpus + s];
-	uint64_t old = atomic_load(slot);
+#define TAKEN	(1ull << 63)
 
-	for (;;) {
-		if (old > 1) {
-			if (atomic_compare_exchange_weak(slot, &old, 0))
-				return old;
-		} else if (old == 0) {
-			if (atomic_compare_exchange_weak(slot, &old, 1))
-				return 0;
-		} else {
-			return 0;
-		}
-	}
+/*
+ * IPI send times, one slot per (target, sender): 0, or the time the
+ * sender's idle exit reached user space, or TAKEN when the target took the
+ * IPI before that exit was processed (TAKEN | t: and the sender is to record
+ * the latency sample, the target having become readable at t).  A sender
+ * sends to a target again only after the target took its previous IPI and
+ * the sender ran again, so a slot holds at most one IPI.
+ */
+static _Atomic uint64_t *ipi_slot(int t, int s)
+{
+	return &ipi_sent[t * opt.nr_vcpus + s];
 }
 
-static void ipi_put(int t, int s, uint64_t when)
+/* Target side: the send time, or 0 after marking the slot TAKEN. */
+static uint64_t ipi_take(int t, int s)
 {
-	_Atomic uint64_t *slot = &ipi_sent[t * opt.nr_vcpus + s];
 	uint64_t old = 0;
 
-	if (!atomic_compare_exchange_strong(slot, &old, when))
-		atomic_store(slot, 0);	/* already taken: no sample */
+	if (atomic_compare_exchange_strong(ipi_slot(t, s), &old, TAKEN))
+		return 0;
+	if (old & TAKEN)	/* cannot happen, see struct ipi_map */
+		die("vCPU %d: stale IPI mark for sender %d", t, s);
+	atomic_store(ipi_slot(t, s), 0);
+	return old;
+}
+
+/* Sender side, at its idle exit. */
+static void ipi_put(int t, int s, uint64_t now)
+{
+	uint64_t old = 0;
+
+	if (atomic_compare_exchange_strong(ipi_slot(t, s), &old, now))
+		return;
+	old = atomic_exchange(ipi_slot(t, s), 0);
+	if (old & ~TAKEN) {
+		pthread_mutex_lock(&stats_lock);
+		samples_add(&lat[SRC_IPI], (int64_t)((old & ~TAKEN) - now));
+		st.late_sender++;
+		pthread_mutex_unlock(&stats_lock);
+	}
 }
 
 /* The guest's PORT_IDLE report: what woke it, what it did. */
@@ -357,14 +417,14 @@ static void handle_report(struct worker *w, struct vcpu *v, uint64_t now)
 	struct vcpu_page *p = v->page;
 	unsigned int nr_woke = p->nr_woke < MAX_WOKE ? p->nr_woke : MAX_WOKE;
 	unsigned int nr_acts = p->nr_acts < MAX_ACTS ? p->nr_acts : MAX_ACTS;
-	int cause = -1, from = -1, early = 0;
+	int cause = -1, from = -1, unknown = -1;
 	uint64_t first = UINT64_MAX;
 	bool show = false;
 	char line[512];
 	size_t len = 0;
 	unsigned int i;
 
-	/* The wake sources taken; the earliest one woke the vCPU. */
+	/* The wake sources taken; the earliest known one woke the vCPU. */
 	for (i = 0; i < nr_woke; i++) {
 		uint32_t vec = p->woke[i];
 		uint64_t t = 0;
@@ -378,7 +438,8 @@ static void handle_report(struct worker *w, struct vcpu *v, uint64_t now)
 			s = vec - VEC_IPI_BASE;
 			t = ipi_take(v->id, s);
 			src = SRC_IPI;
-			early += !t;
+			if (!t && unknown < 0)
+				unknown = s;
 		}
 		if (src >= 0 && t && t < first) {
 			first = t;
@@ -386,17 +447,38 @@ static void handle_report(struct worker *w, struct vcpu *v, uint64_t now)
 			from = s;
 		}
 	}
+	/*
+	 * An IPI whose sender has not been seen exiting yet was sent before
+	 * the readiness if no known source was: the sender records its sample.
+	 */
+	if (v->parked && unknown >= 0 && (cause < 0 || first > v->t_ready)) {
+		uint64_t mark = TAKEN;
+
+		cause = SRC_IPI;
+		from = unknown;
+		first = 0;
+		atomic_compare_exchange_strong(ipi_slot(v->id, unknown), &mark,
+					       TAKEN | v->t_ready);
+	}
+
+	/* Let the senders send to this vCPU again (struct ipi_map). */
+	for (i = 0; i < nr_woke; i++) {
+		uint32_t vec = p->woke[i], s = vec - VEC_IPI_BASE;
+
+		if (vec >= VEC_IPI_BASE && s < (unsigned int)opt.nr_vcpus)
+			__atomic_fetch_and(&ipi_map->pending[v->id][s / 32], ~(1u << (s % 32)),
+					   __ATOMIC_SEQ_CST);
+	}
 
 	pthread_mutex_lock(&stats_lock);
 	st.reports++;
 	if (v->parked) {
-		if (!p->nr_woke) {
+		if (!p->nr_woke)
 			st.spurious++;
-		} else if (cause >= 0) {
+		else if (cause >= 0)
 			st.wakes[cause]++;
+		if (cause >= 0 && first)
 			samples_add(&lat[cause], (int64_t)(v->t_ready - first));
-		}
-		st.early_ipi += early;
 	}
 	pthread_mutex_unlock(&stats_lock);
 
@@ -409,11 +491,13 @@ static void handle_report(struct worker *w, struct vcpu *v, uint64_t now)
 			addf(line, len, "spurious wake (nothing pending)");
 		else if (cause == SRC_TIMER)
 			addf(line, len, "woken by its timer, %.3f ms after due", ms(v->t_ready - first));
-		else if (cause == SRC_IPI)
+		else if (cause == SRC_IPI && first)
 			addf(line, len, "woken by IPI from vCPU %d, %.3f ms after sender's exit",
 			     from, ms(v->t_ready - first));
+		else if (cause == SRC_IPI)
+			addf(line, len, "woken by IPI from vCPU %d, before its exit was seen", from);
 		else
-			addf(line, len, "woken (sender not seen yet)");
+			addf(line, len, "woken by vector %#x", p->woke[0]);
 		if (p->nr_woke > 1)
 			addf(line, len, " (+%u more)", p->nr_woke - 1);
 		addf(line, len, ";");
@@ -464,7 +548,7 @@ static void guest_panic(struct vcpu *v, uint32_t vec)
 	    v->id, vec, v->page->exc_eip, v->page->exc_err);
 }
 
-/* Run @v until it parks (or the VMM stops). */
+/* Run @v until its next idle report (or the VMM stops). */
 static void run_vcpu(struct worker *w, struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -494,12 +578,13 @@ static void run_vcpu(struct worker *w, struct vcpu *v)
 			handle_report(w, v, now);
 			if (atomic_load(&stopping))
 				return;
-			if (irr_pending(v)) {
+			if (v->page->more || irr_pending(v)) {
 				pthread_mutex_lock(&stats_lock);
 				st.caught++;
 				pthread_mutex_unlock(&stats_lock);
 				v->parked = false;
-				continue;
+				runq_push(v);
+				return;
 			}
 			pthread_mutex_lock(&stats_lock);
 			st.parks++;
@@ -528,21 +613,30 @@ static void run_vcpu(struct worker *w, struct vcpu *v)
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
+	struct timespec ts;
 
 	while (!atomic_load(&stopping)) {
 		unsigned int i = atomic_fetch_add(&next_initial, 1);
 		struct vcpu *v;
 
-		if (i < (unsigned int)opt.nr_vcpus)
+		if (i < (unsigned int)opt.nr_vcpus) {
 			v = &vcpus[i];		/* first, every vCPU runs once */
-		else if (!(v = be->wait()))
-			break;
+		} else if (!(v = be->wait(false)) && !(v = runq_pop())) {
+			uint64_t t0 = now_ns();
+
+			v = be->wait(true);
+			w->idle_ns += now_ns() - t0;
+			if (!v)
+				break;
+		}
 		if (atomic_load(&stopping))
 			break;
 		if (v->parked)
 			v->t_ready = now_ns();
 		run_vcpu(w, v);
 	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	w->cpu_ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	return NULL;
 }
 
@@ -648,6 +742,7 @@ static void setup_vm(void)
 	if (bin_size > GUEST_PCPU_BASE - GUEST_CODE_BASE)
 		die("guest binary too large");
 	memcpy(mem + GUEST_CODE_BASE, guest_bin, bin_size);
+	ipi_map = (struct ipi_map *)(mem + GUEST_IPI_MAP);
 	region = (struct kvm_userspace_memory_region) {
 		.slot = 0,
 		.guest_phys_addr = 0,
@@ -661,8 +756,9 @@ static void setup_vm(void)
 	if (mmap_size <= 0)
 		die_errno("KVM_GET_VCPU_MMAP_SIZE");
 	vcpus = calloc(opt.nr_vcpus, sizeof(*vcpus));
+	runq.q = calloc(opt.nr_vcpus, sizeof(*runq.q));
 	ipi_sent = calloc((size_t)opt.nr_vcpus * opt.nr_vcpus, sizeof(*ipi_sent));
-	if (!vcpus || !ipi_sent)
+	if (!vcpus || !ipi_sent || !runq.q)
 		die("out of memory");
 	for (i = 0; i < opt.nr_vcpus; i++)
 		setup_vcpu(&vcpus[i], i, mmap_size);
@@ -736,19 +832,23 @@ static void summary(double elapsed)
 	       be->name, opt.nr_vcpus, opt.nr_threads, elapsed);
 	printf("  wakes: %lu (%.1f/s): timer %lu, IPI %lu, spurious %lu\n", wakes,
 	       wakes / elapsed, st.wakes[SRC_TIMER], st.wakes[SRC_IPI], st.spurious);
-	printf("  idle reports %lu: parked %lu, resumed at once (interrupt already in IRR) %lu\n",
+	printf("  idle reports %lu: parked %lu, resumed at once (interrupt already in IRR, "
+	       "or actions left) %lu\n",
 	       st.reports, st.parks, st.caught);
-	if (st.early_ipi)
-		printf("  IPIs taken before the sender's exit was seen (no latency sample): %lu\n",
-		       st.early_ipi);
+	if (st.late_sender)
+		printf("  IPI wakes whose target was readable before the sender's exit was seen: %lu "
+		       "(negative samples)\n", st.late_sender);
 	print_lat("timer", "fd readable - timer due", lat[SRC_TIMER].v, lat[SRC_TIMER].n);
 	print_lat("IPI", "fd readable - sender's exit", lat[SRC_IPI].v, lat[SRC_IPI].n);
 	for (i = 0; i < opt.nr_threads; i++) {
-		printf("  worker %d: %lu KVM_RUN calls\n", i, workers[i].runs);
+		printf("  worker %d: %lu KVM_RUN calls, %.2f s in %s waits (incl. wake-up), CPU time %.2f s\n",
+		       i, workers[i].runs, workers[i].idle_ns / 1e9, be->name,
+		       workers[i].cpu_ns / 1e9);
 		runs += workers[i].runs;
 	}
-	printf("  pCPU threads: %d workers for %d vCPUs (%d vCPUs ran on more than one worker); "
-	       "%lu KVM_RUN calls\n", opt.nr_threads, opt.nr_vcpus, shared, runs);
+	printf("  pCPU threads: %d workers served %d vCPUs on %ld online CPUs "
+	       "(%d vCPUs ran on more than one worker); %lu KVM_RUN calls\n", opt.nr_threads,
+	       opt.nr_vcpus, sysconf(_SC_NPROCESSORS_ONLN), shared, runs);
 	printf("  CPU time: %.2f s user+sys (%.0f%% of one CPU), %.1f us per wake\n",
 	       cpu, 100.0 * cpu / elapsed, wakes ? 1e6 * cpu / wakes : 0.0);
 }

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark guest, one copy per vCPU; what it does depends on bpage->mode
+ * (see enum bg_mode).  32-bit protected mode, no paging, xAPIC via MMIO.
+ */
+#include "bench_abi.h"
+
+typedef uint32_t u32;
+
+#define APIC_EOI	0x0b0
+#define APIC_SVR	0x0f0
+#define APIC_ICR_LO	0x300
+#define APIC_ICR_HI	0x310
+
+extern const char isr_stubs[];
+void bg_main(void);
+void bg_irq(u32 vec, u32 eip);
+
+static inline void apic_write(u32 reg, u32 val)
+{
+	*(volatile u32 *)(APIC_BASE + reg) = val;
+}
+
+static inline void outl(uint16_t port, u32 val)
+{
+	asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port) : "memory");
+}
+
+static inline struct bpage *page_of(u32 id)
+{
+	return (struct bpage *)(BG_PCPU_BASE + id * BG_PCPU_SIZE);
+}
+
+/* The stack lives in the vCPU's area, which starts with its bpage. */
+static inline struct bpage *this_page(void)
+{
+	u32 esp;
+
+	asm volatile("mov %%esp, %0" : "=r"(esp));
+	return (struct bpage *)(esp & ~(BG_PCPU_SIZE - 1));
+}
+
+static void send_ipi(u32 dest, u32 vec)
+{
+	apic_write(APIC_ICR_HI, dest << 24);
+	apic_write(APIC_ICR_LO, vec);	/* fixed, physical, edge */
+}
+
+void bg_irq(u32 vec, u32 eip)
+{
+	struct bpage *p = this_page();
+
+	if (vec < 32) {
+		p->exc_eip = eip;
+		for (;;)
+			outl(PORT_PANIC, vec);
+	}
+	if (vec == VEC_SPURIOUS)
+		return;
+	if (vec == VEC_STOP) {		/* not counted */
+		apic_write(APIC_EOI, 0);
+		return;
+	}
+	if (vec == VEC_PING)
+		send_ipi(p->peer, VEC_PONG);
+	else if (vec == VEC_PONG)
+		p->pong = 1;
+	p->nr_irq++;
+	apic_write(APIC_EOI, 0);
+}
+
+static void idt_init(struct bpage *p)
+{
+	u32 *idt = (u32 *)((u32)p + BG_IDT_OFF);
+	struct {
+		uint16_t limit;
+		u32 base;
+	} __attribute__((packed)) desc = { 256 * 8 - 1, (u32)idt };
+	u32 i;
+
+	for (i = 0; i < 256; i++) {
+		u32 h = (u32)isr_stubs + 16 * i;
+
+		idt[2 * i] = (SEL_CODE << 16) | (h & 0xffff);
+		idt[2 * i + 1] = (h & 0xffff0000) | 0x8e00;	/* 32-bit interrupt gate */
+	}
+	asm volatile("lidt %0" : : "m"(desc));
+}
+
+/*
+ * Wait with IF=1 until *flag is set by an interrupt handler: spinning, or
+ * halting (sti; hlt is atomic: the sti shadow covers the hlt).
+ */
+static void wait_flag(struct bpage *p, volatile u32 *flag)
+{
+	if (!p->halt) {
+		asm volatile("sti");
+		while (!*flag)
+			asm volatile("pause");
+		return;
+	}
+	asm volatile("cli");
+	while (!*flag)
+		asm volatile("sti; hlt; cli" : : : "memory");
+	asm volatile("sti");
+}
+
+static void __attribute__((noreturn)) ping(struct bpage *p)
+{
+	struct bpage *peer = page_of(p->peer);
+	u32 i;
+
+	asm volatile("sti");
+	while (!peer->ready)		/* else the first IPI is dropped */
+		asm volatile("pause");
+	outl(PORT_START, 0);
+	for (i = 0; i < p->count; i++) {
+		p->pong = 0;
+		send_ipi(p->peer, VEC_PING);
+		wait_flag(p, &p->pong);
+	}
+	peer->stop = 1;
+	send_ipi(p->peer, VEC_STOP);
+	asm volatile("cli");
+	for (;;)
+		outl(PORT_DONE, p->nr_irq);
+}
+
+static void __attribute__((noreturn)) pong(struct bpage *p)
+{
+	asm volatile("sti");
+	p->ready = 1;
+	wait_flag(p, &p->stop);		/* replies from the handler */
+	asm volatile("cli");
+	for (;;)
+		outl(PORT_DONE, p->nr_irq);
+}
+
+void bg_main(void)
+{
+	struct bpage *p = this_page();
+
+	idt_init(p);
+	apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
+
+	/* The first report of BG_WAIT and BG_HALT: set up, APIC enabled. */
+	switch (p->mode) {
+	case BG_WAIT:
+		for (;;) {
+			outl(PORT_DONE, p->nr_irq);
+			asm volatile("sti; nop; cli" : : : "memory");
+		}
+	case BG_HALT:
+		for (;;) {
+			outl(PORT_DONE, p->nr_irq);
+			asm volatile("sti; hlt; cli" : : : "memory");
+		}
+	case BG_PING:
+		ping(p);
+	case BG_PONG:
+		pong(p);
+	}
+	for (;;)
+		outl(PORT_PANIC, 0xffff);
+}
