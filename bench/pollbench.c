@@ -67,6 +67,8 @@ struct vcpu {
 
 enum run_result { RUN_DONE, RUN_START, RUN_INTR };
 
+extern const uint8_t bguest_bin[], bguest_bin_end[];	/* bguest_blob.S */
+
 static int kvm_fd, run_size, nr_cpus;
 static bool has_poll;
 
@@ -214,7 +216,6 @@ static void kvm_open(void)
 static void vm_create(struct vm *vm, int nr_vcpus)
 {
 	struct kvm_userspace_memory_region region;
-	extern const uint8_t bguest_bin[], bguest_bin_end[];
 
 	if (nr_vcpus > BG_MAX_VCPUS)
 		die("%d vCPUs in one VM: at most %d", nr_vcpus, BG_MAX_VCPUS);

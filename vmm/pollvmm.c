@@ -106,6 +106,8 @@ static struct {
 	bool io_uring, quiet;
 } opt = { 8, 2, 5.0, false, false };
 
+extern const uint8_t guest_bin[], guest_bin_end[];	/* guest_blob.S */
+
 static int kvm_fd, vm_fd;
 static uint8_t *mem;
 static struct ipi_map *ipi_map;		/* in guest memory */
@@ -482,7 +484,8 @@ static void handle_report(struct worker *w, struct vcpu *v, uint64_t now)
 	}
 	pthread_mutex_unlock(&stats_lock);
 
-	if ((show = detailed())) {
+	show = detailed();
+	if (show) {
 		addf(line, len, "%9.3f ms  vCPU %-3d [T%d] ", ms(now - t_start), v->id, w->idx);
 		if (!v->parked)
 			addf(line, len, "ran without parking (%s)",
@@ -619,9 +622,11 @@ static void *worker_fn(void *arg)
 		unsigned int i = atomic_fetch_add(&next_initial, 1);
 		struct vcpu *v;
 
-		if (i < (unsigned int)opt.nr_vcpus) {
-			v = &vcpus[i];		/* first, every vCPU runs once */
-		} else if (!(v = be->wait(false)) && !(v = runq_pop())) {
+		/* first, every vCPU runs once; then readable fds, then the runq */
+		v = i < (unsigned int)opt.nr_vcpus ? &vcpus[i] : be->wait(false);
+		if (!v)
+			v = runq_pop();
+		if (!v) {
 			uint64_t t0 = now_ns();
 
 			v = be->wait(true);
@@ -705,7 +710,6 @@ static void setup_vcpu(struct vcpu *v, int id, int mmap_size)
 
 static void setup_vm(void)
 {
-	extern const uint8_t guest_bin[], guest_bin_end[];
 	size_t bin_size = guest_bin_end - guest_bin;
 	struct kvm_userspace_memory_region region;
 	int mmap_size, max_vcpus, i;

@@ -1,0 +1,272 @@
+#!/bin/bash
+# Benchmarks for pollable vCPU fds: build bench/pollbench, boot the patched
+# and the base kernel once each under QEMU (scripts/run-guest.sh), and
+# collect build/bench/results.txt and build/bench/latency.png.  Prints
+# numbers only: no timing is asserted.
+#   bench/run.sh [--quick]
+# --quick: few samples, to try the script itself.  Environment overrides:
+# WAKE_SAMPLES (2000), PP_ROUNDTRIPS (20000), PP_RUNS (5), SCALE_SAMPLES
+# (1000), SCALE_K ("1 64 256 1024"), RUN_GUEST (scripts/run-guest.sh),
+# TIMEOUT_EACH (900).  Exit 0 if every benchmark produced its data.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=$top/build
+out=$B/bench
+results=$out/results.txt
+t_start=$(date +%s)
+
+if [ "${1:-}" = --quick ]; then
+	: "${WAKE_SAMPLES:=100}" "${PP_ROUNDTRIPS:=1000}" "${PP_RUNS:=2}" "${SCALE_SAMPLES:=50}"
+	shift
+fi
+[ $# -eq 0 ] || { sed -n '2,10s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+: "${WAKE_SAMPLES:=2000}" "${PP_ROUNDTRIPS:=20000}" "${PP_RUNS:=5}" "${SCALE_SAMPLES:=1000}"
+: "${SCALE_K:=1 64 256 1024}" "${RUN_GUEST:=$top/scripts/run-guest.sh}" "${TIMEOUT_EACH:=900}"
+hdr=$B/hdr/include
+declare -A kernel=([patched]=$B/out/arch/x86/boot/bzImage [base]=$B/out-base/arch/x86/boot/bzImage)
+for k in patched base; do
+	[ -f "${kernel[$k]}" ] || { echo "error: ${kernel[$k]} missing (build the kernels first)" >&2; exit 1; }
+done
+[ -f "$hdr/linux/kvm.h" ] || { echo "error: $hdr: patched uAPI headers missing" >&2; exit 1; }
+
+say() { echo "# [bench] $*"; }
+say "building pollbench"
+make -s -C "$top/bench" HDR="$hdr"
+mkdir -p "$out"
+rm -f "$out"/*.dat "$out"/latency.png
+
+# Host conditions: timings under TCG depend on what else the host runs.
+host_load=$(cut -d' ' -f1-3 /proc/loadavg)
+host_emus=$(pgrep -c -f '^(qemu-system|bochs)' || true)
+
+# --- one boot per kernel; the base kernel has no vCPU polling: no scaling run
+wake=pollbench@wake,$WAKE_SAMPLES
+pp=pollbench@pingpong,$PP_ROUNDTRIPS,$PP_RUNS,halt
+scale=pollbench@scale,$SCALE_SAMPLES,${SCALE_K// /,}
+declare -A tests=([patched]="$wake $pp $scale" [base]="$wake $pp")
+for k in patched base; do
+	say "booting the $k kernel: ${tests[$k]}"
+	# shellcheck disable=SC2086
+	"$RUN_GUEST" --name "bench-$k" --timeout-each "$TIMEOUT_EACH" "${kernel[$k]}" \
+		"$top/bench" "$out/$k" ${tests[$k]} >"$out/$k.log" 2>&1 || true
+	grep -E '^(ok|not ok) |boot\+run took' "$out/$k.log" | sed 's/^/#   /'
+done
+
+# Output of test $2 in boot $1, without kernel messages.
+output() {
+	tr -d '\r' <"$out/$1/console.log" |
+		awk -v t="$2" '$1 == "RUN" && $2 == t { on = 1; next }
+			on && $1 == "RESULT" && $2 == t { exit } on' |
+		grep -v '^\[ *[0-9]*\.[0-9]*\]' || true
+}
+data() { output "$1" "$2" | grep "^@$3 " | cut -d' ' -f2- || true; }
+table() { output "$1" "$2" | grep -v '^@' | grep -v '^pollbench ' | sed '/^$/d' || true; }
+
+missing=()
+for k in patched base; do
+	for t in ${tests[$k]}; do
+		data "$k" "$t" info | grep -q . || missing+=("$k:$t")
+	done
+done
+
+# --- d. memory, from the two kernel builds (no debug info: no pahole)
+# sizeof(struct vcpu_svm / vcpu_vmx) is the first argument of kvm_init() in
+# svm_init() / vt_init(); sizeof(struct kvm_vcpu) is compiled with each
+# tree's flags, the base one with the headers the series changed taken from
+# the tree's `base` tag.
+vendor_size() {  # $1 build dir, $2 function: the immediate moved to %edi before kvm_init
+	local map=$1/System.map a e
+	a=$(awk -v f="$2" '$3 == f { print $1; exit }' "$map")
+	[ -n "$a" ] || return 0
+	e=$(sort "$map" | awk -v a="$a" 'found { print $1; exit } $1 == a { found = 1 }')
+	objdump -d --no-show-raw-insn --start-address="0x$a" --stop-address="0x$e" "$1/vmlinux" |
+		grep -B4 '<kvm_init>' | grep -oE 'mov +\$0x[0-9a-f]+,%edi' | tail -n 1 |
+		grep -oE '0x[0-9a-f]+' | xargs -r printf '%d\n' || true
+
+}
+struct_sizes() {  # $1 build dir, $2 overlay dir or ''
+	local L=$B/linux cmd tmp
+	tmp=$(mktemp -d)
+	cat >"$tmp/sz.c" <<-'EOF'
+	#include <linux/kvm_host.h>
+	#define SHOW(name, val) asm volatile("\n.ascii \"@@ " name " %c0\"" : : "i"(val))
+	void show(void);
+	void show(void)
+	{
+		SHOW("kvm_vcpu", sizeof(struct kvm_vcpu));
+		SHOW("arch_offset", offsetof(struct kvm_vcpu, arch));
+		SHOW("wait_queue_head_t", sizeof(wait_queue_head_t));
+		SHOW("irq_work", sizeof(struct irq_work));
+	}
+	EOF
+	cmd=$(sed -n 's/^savedcmd_[^ ]* := //p' "$1/arch/x86/kvm/.x86.o.cmd" 2>/dev/null |
+		sed -E 's/ -Wp,-MMD,[^ ]+//; s/ -c -o [^ ]+ [^ ]+ *$//; s/^ccache //')
+	if [ -n "$cmd" ] && [ -n "$2" ]; then
+		cmd=${cmd//-I$L\/include /-I$2/include -I$L/include }
+		cmd=${cmd//-I$L\/include\/uapi /-I$2/include/uapi -I$L/include/uapi }
+	fi
+	[ -z "$cmd" ] || (cd "$1" && eval "$cmd -S -o - $tmp/sz.c" 2>/dev/null) |
+		sed -n 's/.*"@@ \([^ ]*\) \([0-9]*\)".*/\1 \2/p'
+	rm -rf "$tmp"
+}
+ov=$(mktemp -d)
+if git -C "$B/linux" rev-parse -q --verify base >/dev/null 2>&1; then
+	for p in $(git -C "$B/linux" diff --name-only base HEAD -- '*.h'); do
+		mkdir -p "$ov/$(dirname "$p")"
+		git -C "$B/linux" show "base:$p" >"$ov/$p"
+	done
+	base_sizes=$(struct_sizes "$B/out-base" "$ov")
+else
+	base_sizes=''
+fi
+rm -rf "$ov"
+patched_sizes=$(struct_sizes "$B/out" '')
+sz() { awk -v n="$2" '$1 == n { print $2 }' <<<"$1"; }
+
+# --- plot data: percentile distributions
+for k in patched base; do
+	data "$k" "$wake" cdf | awk -v d="$out" -v k="$k" '$1 == "wake" {
+		f = d "/wake-" k "-" $2 ".dat"; print $3, $4 > f }'
+done
+data patched "$scale" cdf | awk -v d="$out" '$1 == "scale" {
+	f = d "/scale-" substr($2, 3) ".dat"; print $3, $4 > f }'
+
+plot() {
+	local wl='' sl='' m f kk
+	for m in eventfd poll epoll io_uring halt-kick pthread_kill; do
+		for kk in patched base; do
+			f=$out/wake-$kk-$m.dat
+			[ -s "$f" ] || continue
+			wl+="${wl:+, }'$f' using 2:1 with lines lw 2 dt $([ $kk = base ] && echo 2 || echo 1) lc '$(
+				case $m in eventfd) echo black ;; poll) echo blue ;; epoll) echo web-green ;;
+				io_uring) echo orange ;; halt-kick) echo red ;; *) echo purple ;; esac)' title '$m ($kk)'"
+		done
+	done
+	for f in "$out"/scale-*.dat; do
+		[ -s "$f" ] || continue
+		m=${f##*/scale-}
+		sl+="${sl:+, }'$f' using 2:1 with lines lw 2 title 'K = ${m%.dat} vCPU fds'"
+	done
+	[ -n "$wl" ] || return 0
+	gnuplot <<-EOF
+	set terminal png size 1400,620
+	set output '$out/latency.png'
+	set multiplot layout 1,2 title "Wake latency under QEMU TCG (nested SVM): event injected -> waiter returns"
+	set logscale x
+	set grid
+	set xlabel 'latency (us, log scale)'
+	set ylabel 'percentile'
+	set yrange [0:100]
+	set key bottom right font ',9'
+	set title 'a. per method (solid: patched kernel, dashed: base)'
+	plot $wl
+	set title 'c. epoll set with K vCPU fds (patched kernel)'
+	$( [ -n "$sl" ] && echo "plot $sl" || echo "plot 2 notitle" )
+	unset multiplot
+	EOF
+}
+plot || say "gnuplot failed"
+
+# --- results.txt
+{
+	echo "Pollable vCPU fds (KVM_CAP_VCPU_POLL): benchmark results"
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); host $(uname -r), $(nproc) CPUs, load average at start $host_load,"
+	echo "emulators already running at start: $host_emus (timings under TCG vary with host load)"
+	echo "guests: QEMU TCG, -cpu max, nested SVM (kvm_amd), -smp 2; patched = build/out, base = build/out-base"
+	for k in patched base; do
+		echo "  $k kernel: $(data "$k" "$wake" info | awk '{ print $1 ", " $2 " CPUs, KVM_CAP_VCPU_POLL " ($3 ? "yes" : "no") }')"
+	done
+	echo "pollbench: wake $WAKE_SAMPLES samples, ping-pong $PP_ROUNDTRIPS round trips x $PP_RUNS, scaling $SCALE_SAMPLES samples per K"
+	[ ${#missing[@]} -eq 0 ] || echo "MISSING DATA: ${missing[*]} (see $out/<kernel>.log and console.log)"
+
+	echo
+	echo "a. Wake latency, event injected -> waiter returns (us)"
+	echo "   p50 / p99 per kernel, and each method's p50 and p99 relative to eventfd's on the same kernel"
+	printf '   %-13s %10s %10s %8s %8s | %10s %10s %8s %8s\n' method 'patch p50' 'patch p99' 'p50/evfd' 'p99/evfd' \
+		'base p50' 'base p99' 'p50/evfd' 'p99/evfd'
+	awk 'FNR == 1 { k++ }
+	     $2 == "na" { v[k, $1] = "na"; next }
+	     { p50[k, $1] = $3; p99[k, $1] = $5; seen[$1] = 1; order[++n] = $1 }
+	     END {
+		for (i = 1; i <= n; i++) {
+			m = order[i]; if (done[m]++) continue
+			line = sprintf("   %-13s", m)
+			for (j = 1; j <= 2; j++) {
+				if ((j, m) in p50 && (j, "eventfd") in p50)
+					line = line sprintf(" %10.1f %10.1f %8.2f %8.2f", p50[j, m], p99[j, m],
+						p50[j, m] / p50[j, "eventfd"], p99[j, m] / p99[j, "eventfd"])
+				else
+					line = line sprintf(" %10s %10s %8s %8s", "n/a", "", "", "")
+				if (j == 1) line = line " |"
+			}
+			print line
+		}
+	     }' <(data patched "$wake" wake) <(data base "$wake" wake)
+	echo
+	echo "   patched kernel, full table:"
+	table patched "$wake" | sed 's/^/   /'
+	echo
+	echo "   base kernel, full table:"
+	table base "$wake" | sed 's/^/   /'
+
+	echo
+	echo "b. Kick hot path: IPI ping-pong, $PP_ROUNDTRIPS round trips per run, VM never polls (us per round trip)"
+	table patched "$pp" | grep -E '^ +vCPUs' | sed 's/^ */   /'
+	paste <(data patched "$pp" pingpong | awk '{ print $3 }') <(data base "$pp" pingpong | awk '{ print $3 }') |
+		awk -F'\t' '
+		{ n++; p[n] = $1; b[n] = $2; printf "   run %d: patched %9s   base %9s\n", n, $1, $2 }
+		function st(a, nn, what,    i, s, v, mn, mx) {
+			s = 0; mn = 1e30; mx = 0
+			for (i = 1; i <= nn; i++) { s += a[i]; if (a[i] < mn) mn = a[i]; if (a[i] > mx) mx = a[i] }
+			m[what] = s / nn; v = 0
+			for (i = 1; i <= nn; i++) v += (a[i] - m[what]) ^ 2
+			sd = nn > 1 ? sqrt(v / (nn - 1)) : 0
+			printf "   %-7s mean %9.2f  stdev %7.2f (%.1f%%)  min %9.2f  max %9.2f\n", what, m[what], sd,
+				100 * sd / m[what], mn, mx
+		}
+		END {
+			if (!n || p[1] == "" || b[1] == "") { print "   (data missing)"; exit }
+			st(p, n, "patched"); st(b, n, "base")
+			printf "   ratio patched / base (means): %.4f\n", m["patched"] / m["base"]
+		}'
+
+	echo
+	echo "c. Scaling: K vCPU fds in one epoll set, MSI to a random one (patched kernel)"
+	table patched "$scale" | sed 's/^/   /'
+	data patched "$scale" scale | awk '
+		$1 == "na" { exit }
+		{ n++; if (n == 1 || $4 < lo) lo = $4; if ($4 > hi) hi = $4
+		  if (n == 1 || $8 < clo) clo = $8; if ($8 > chi) chi = $8
+		  if (n == 1 || $9 < elo) elo = $9; if ($9 > ehi) ehi = $9; d += $12 }
+		END { if (n) printf "   max/min across K: p50 latency %.2f, cpu/wake %.2f, cpu in epoll_wait %.2f; " \
+			"vCPUs readable after setup (drained): %d\n", hi / lo, chi / clo, ehi / elo, d }'
+
+	echo
+	echo "d. Memory: bytes added per vCPU"
+	bs=$(vendor_size "$B/out-base" svm_init) ps=$(vendor_size "$B/out" svm_init)
+	bv=$(vendor_size "$B/out-base" vt_init) pv=$(vendor_size "$B/out" vt_init)
+	[ -n "$bs" ] && [ -n "$ps" ] &&
+		echo "   sizeof(struct vcpu_svm) (kvm_vcpu cache object, AMD): base $bs, patched $ps, +$((ps - bs)) bytes"
+	[ -n "$bv" ] && [ -n "$pv" ] &&
+		echo "   sizeof(struct vcpu_vmx) (kvm_vcpu cache object, Intel): base $bv, patched $pv, +$((pv - bv)) bytes"
+	echo "   (the first argument of kvm_init() in svm_init() / vt_init(), read with objdump from each vmlinux)"
+	bk=$(sz "$base_sizes" kvm_vcpu) pk=$(sz "$patched_sizes" kvm_vcpu)
+	if [ -n "$bk" ] && [ -n "$pk" ]; then
+		echo "   sizeof(struct kvm_vcpu): base $bk, patched $pk, +$((pk - bk)) bytes;" \
+			"offsetof(arch): base $(sz "$base_sizes" arch_offset), patched $(sz "$patched_sizes" arch_offset)"
+		echo "   (compiled with each build's own flags and generated headers; the base one with the" \
+			"headers the series changes taken from build/linux's tag 'base')"
+		echo "   new fields: bool poll_enabled, bool kicked (in existing padding)," \
+			"wait_queue_head_t poll_wq $(sz "$patched_sizes" wait_queue_head_t)," \
+			"struct irq_work poll_work $(sz "$patched_sizes" irq_work)"
+	else
+		echo "   sizeof(struct kvm_vcpu): could not be compiled (kernel build trees missing?)"
+	fi
+
+	echo
+	echo "Files: $out/latency.png, per-kernel logs $out/{patched,base}.log and console.log in $out/{patched,base}/"
+	echo "Total wall time of bench/run.sh: $(( $(date +%s) - t_start )) s"
+} >"$results"
+
+cat "$results"
+[ ${#missing[@]} -eq 0 ]
