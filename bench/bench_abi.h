@@ -21,6 +21,7 @@
 #define VEC_PING	0x41		/* ping -> pong */
 #define VEC_PONG	0x42		/* pong -> ping */
 #define VEC_STOP	0x43		/* ping -> pong: done */
+#define VEC_TICK	0x44		/* ping-pong: 100 ms periodic APIC timer */
 #define VEC_SPURIOUS	0xff
 
 #define PORT_DONE	0x10		/* value: interrupts taken so far */
@@ -48,6 +49,9 @@ struct bpage {
 	volatile uint32_t pong;	/* ping: reply received */
 	volatile uint32_t stop;	/* pong: ping is done */
 	volatile uint32_t ready;	/* pong: APIC enabled, IF=1 */
+	/* ping-pong stall detection, see bguest.c */
+	volatile uint32_t waits, in_wait, tick_waits, stalls;	/* tick_waits: progress */
+	volatile uint32_t stall_irr, stall_isr;	/* IRR/ISR bits of vectors 0x40-0x5f */
 	uint32_t exc_eip;
 };
 #endif

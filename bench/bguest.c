@@ -11,6 +11,11 @@ typedef uint32_t u32;
 #define APIC_SVR	0x0f0
 #define APIC_ICR_LO	0x300
 #define APIC_ICR_HI	0x310
+#define APIC_ISR2	0x120		/* ISR and IRR bits of vectors 0x40-0x5f */
+#define APIC_IRR2	0x220
+#define APIC_LVTT	0x320
+#define APIC_TMICT	0x380
+#define APIC_TDCR	0x3e0
 
 extern const char isr_stubs[];
 void bg_main(void);
@@ -19,6 +24,11 @@ void bg_irq(u32 vec, u32 eip);
 static inline void apic_write(u32 reg, u32 val)
 {
 	*(volatile u32 *)(APIC_BASE + reg) = val;
+}
+
+static inline u32 apic_read(u32 reg)
+{
+	return *(volatile u32 *)(APIC_BASE + reg);
 }
 
 static inline void outl(uint16_t port, u32 val)
@@ -61,6 +71,19 @@ void bg_irq(u32 vec, u32 eip)
 		apic_write(APIC_EOI, 0);
 		return;
 	}
+	if (vec == VEC_TICK) {		/* not counted */
+		/* no progress since the last tick: no wake-up for >= 100 ms */
+		u32 progress = p->waits + p->nr_irq;
+
+		if (p->in_wait && progress == p->tick_waits) {
+			p->stalls++;
+			p->stall_irr = apic_read(APIC_IRR2);
+			p->stall_isr = apic_read(APIC_ISR2);
+		}
+		p->tick_waits = progress;
+		apic_write(APIC_EOI, 0);
+		return;
+	}
 	if (vec == VEC_PING)
 		send_ipi(p->peer, VEC_PONG);
 	else if (vec == VEC_PONG)
@@ -93,16 +116,27 @@ static void idt_init(struct bpage *p)
  */
 static void wait_flag(struct bpage *p, volatile u32 *flag)
 {
+	p->waits++;
+	p->in_wait = 1;
 	if (!p->halt) {
 		asm volatile("sti");
 		while (!*flag)
 			asm volatile("pause");
-		return;
+	} else {
+		asm volatile("cli");
+		while (!*flag)
+			asm volatile("sti; hlt; cli" : : : "memory");
+		asm volatile("sti");
 	}
-	asm volatile("cli");
-	while (!*flag)
-		asm volatile("sti; hlt; cli" : : : "memory");
-	asm volatile("sti");
+	p->in_wait = 0;
+}
+
+/* A periodic tick that notices waits of 100 ms or more, see bg_irq(). */
+static void start_tick(void)
+{
+	apic_write(APIC_TDCR, 0xb);			/* divide by 1: 1 ns */
+	apic_write(APIC_LVTT, (1 << 17) | VEC_TICK);	/* periodic */
+	apic_write(APIC_TMICT, 100000000);
 }
 
 static void __attribute__((noreturn)) ping(struct bpage *p)
@@ -110,6 +144,7 @@ static void __attribute__((noreturn)) ping(struct bpage *p)
 	struct bpage *peer = page_of(p->peer);
 	u32 i;
 
+	start_tick();
 	asm volatile("sti");
 	while (!peer->ready)		/* else the first IPI is dropped */
 		asm volatile("pause");
@@ -122,16 +157,19 @@ static void __attribute__((noreturn)) ping(struct bpage *p)
 	peer->stop = 1;
 	send_ipi(p->peer, VEC_STOP);
 	asm volatile("cli");
+	apic_write(APIC_TMICT, 0);
 	for (;;)
 		outl(PORT_DONE, p->nr_irq);
 }
 
 static void __attribute__((noreturn)) pong(struct bpage *p)
 {
+	start_tick();
 	asm volatile("sti");
 	p->ready = 1;
 	wait_flag(p, &p->stop);		/* replies from the handler */
 	asm volatile("cli");
+	apic_write(APIC_TMICT, 0);
 	for (;;)
 		outl(PORT_DONE, p->nr_irq);
 }

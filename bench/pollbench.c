@@ -706,7 +706,8 @@ static void bench_wake(int n)
 struct pp_thread {
 	struct vcpu *v;
 	int cpu;
-	uint64_t t_start, t_end;
+	uint64_t t_start;
+	volatile uint64_t t_end;
 };
 
 static void *pp_run(void *arg)
@@ -724,6 +725,38 @@ static void *pp_run(void *arg)
 	}
 	t->t_end = now_ns();
 	return NULL;
+}
+
+static void pp_dump(const char *who, const struct bpage *p)
+{
+	printf("  %s: ready %u nr_irq %u pong %u stop %u waits %u in_wait %u stalls %u"
+	       " IRR[0x40-0x5f] %#x ISR %#x\n", who, p->ready, p->nr_irq, p->pong, p->stop,
+	       p->waits, p->in_wait, p->stalls, p->stall_irr, p->stall_isr);
+}
+
+/* Give up, with the guests' view, if ping makes no progress for 20 s. */
+static void pp_watch(struct vcpu *v, struct pp_thread *t)
+{
+	uint32_t last = v[0].page->nr_irq + v[1].page->nr_irq;
+	int idle = 0;
+
+	while (!t[0].t_end) {
+		struct timespec ts = { 0, 100000000 };
+		uint32_t now;
+
+		nanosleep(&ts, NULL);
+		now = v[0].page->nr_irq + v[1].page->nr_irq;
+		idle = now == last ? idle + 1 : 0;
+		last = now;
+		if (idle < 200)
+			continue;
+		printf("ping-pong STALLED: no interrupt taken for 20 s (loop %s)\n",
+		       t[0].t_start ? "started" : "not started");
+		pp_dump("ping", v[0].page);
+		pp_dump("pong", v[1].page);
+		printf("@ppstuck\n");
+		exit(1);
+	}
 }
 
 static void bench_pingpong(int count, int reps, bool halt)
@@ -753,8 +786,14 @@ static void bench_pingpong(int count, int reps, bool halt)
 		for (i = 0; i < 2; i++)
 			if (pthread_create(&th[i], NULL, pp_run, &t[i]))
 				die("pthread_create failed");
+		pp_watch(v, t);
 		for (i = 0; i < 2; i++)
 			pthread_join(th[i], NULL);
+		printf("@ppstall %s %d %u %u\n", halt ? "halt" : "spin", r + 1, v[0].page->stalls,
+		       v[1].page->stalls);
+		if (v[0].page->stalls || v[1].page->stalls)
+			printf("run %d: waits of 100 ms or more: ping %u, pong %u\n", r + 1,
+			       v[0].page->stalls, v[1].page->stalls);
 		if (v[0].page->nr_irq != (uint32_t)count || v[1].page->nr_irq != (uint32_t)count)
 			die("ping-pong: %u/%u interrupts, expected %d", v[0].page->nr_irq,
 			    v[1].page->nr_irq, count);

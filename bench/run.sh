@@ -137,12 +137,13 @@ plot() {
 		for kk in patched base; do
 			f=$out/wake-$kk-$m.dat
 			[ -s "$f" ] || continue
-			wl+="${wl:+, }'$f' using 2:1 with lines lw 2 dt $([ $kk = base ] && echo 2 || echo 1) lc '$(
+			wl+="${wl:+, }'$f' using 2:1 with $([ $kk = base ] && echo 'linespoints lw 1 pt 6 ps 0.8 pi 8' ||
+				echo 'lines lw 2') lc '$(
 				case $m in eventfd) echo black ;; poll) echo blue ;; epoll) echo web-green ;;
 				io_uring) echo orange ;; halt-kick) echo red ;; *) echo purple ;; esac)' title '$m ($kk)'"
 		done
 	done
-	for f in "$out"/scale-*.dat; do
+	for f in $(ls "$out"/scale-*.dat 2>/dev/null | sort -t- -k2 -n); do
 		[ -s "$f" ] || continue
 		m=${f##*/scale-}
 		sl+="${sl:+, }'$f' using 2:1 with lines lw 2 title 'K = ${m%.dat} vCPU fds'"
@@ -150,6 +151,7 @@ plot() {
 	[ -n "$wl" ] || return 0
 	gnuplot <<-EOF
 	set terminal png size 1400,620
+	set termoption noenhanced
 	set output '$out/latency.png'
 	set multiplot layout 1,2 title "Wake latency under QEMU TCG (nested SVM): event injected -> waiter returns"
 	set logscale x
@@ -158,7 +160,7 @@ plot() {
 	set ylabel 'percentile'
 	set yrange [0:100]
 	set key bottom right font ',9'
-	set title 'a. per method (solid: patched kernel, dashed: base)'
+	set title 'a. per method (lines: patched kernel, circles: base kernel)'
 	plot $wl
 	set title 'c. epoll set with K vCPU fds (patched kernel)'
 	$( [ -n "$sl" ] && echo "plot $sl" || echo "plot 2 notitle" )
@@ -229,6 +231,11 @@ plot || say "gnuplot failed"
 			st(p, n, "patched"); st(b, n, "base")
 			printf "   ratio patched / base (means): %.4f\n", m["patched"] / m["base"]
 		}'
+	for k in patched base; do  # the guests count waits of 100 ms or more (lost wake-ups)
+		data "$k" "$pp" ppstall | awk -v k="$k" '{ s += $3 + $4; n++ }
+			END { if (n) printf "   %s: waits of 100 ms or more (ping + pong): %d\n", k, s }'
+		output "$k" "$pp" | grep -A2 'STALLED' | sed "s/^/   $k: /" || true
+	done
 
 	echo
 	echo "c. Scaling: K vCPU fds in one epoll set, MSI to a random one (patched kernel)"

@@ -59,7 +59,10 @@ main() {
 	step "KVM selftests build" scripts/kselftests.sh "$B/kst" $all || return
 	case $mode in
 	run)
-		scripts/run-guest.sh --name demo --verbose "$bz" "$B/kst" "$B/guest/demo" x86/vcpu_poll_test ;;
+		step "demo VMM build" make -s -C vmm HDR="$B/hdr/include" || return
+		scripts/run-guest.sh --name demo --verbose "$bz" vmm "$B/guest/demo" \
+			pollvmm@--vcpus,8,--threads,2,--seconds,5 \
+			pollvmm@--vcpus,8,--threads,2,--seconds,5,--io-uring ;;
 	debug|kcsan)
 		scripts/run-guest.sh --name $label --timeout-each 900 "$bz" "$B/kst" "$B/guest/$mode" \
 			$([ -n "${FULL:-}" ] && tests_for qemu || echo x86/vcpu_poll_test) ;;
