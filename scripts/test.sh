@@ -15,7 +15,9 @@ cd "$top"
 
 # Number the TAP lines of all steps and count them; the final line is ours.
 tally() {
-	awk '
+	# mawk reads pipes in blocks unless told otherwise: progress must show
+	local awk=(awk); awk -W version 2>&1 | grep -q mawk && awk=(awk -W interactive)
+	"${awk[@]}" '
 	/^(not )?ok( [0-9]+)?( -)?( |$)/ {
 		bad = ($1 == "not"); sub(/^(not )?ok( [0-9]+)?( -)? ?/, "")
 		n++; skip = !bad && / # SKIP/
