@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils git
       ccache python3 python3-ply busybox-static qemu-system-x86 liburing-dev
-      bochs bochsbios vgabios isolinux syslinux-common xorriso gnuplot-nox)
+      bochs bochsbios vgabios isolinux syslinux-common xorriso gnuplot-nox
+      python3-sphinx python3-sphinx-rtd-theme python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -39,6 +39,15 @@ for p in "$top"/patches/0*.patch; do
 	fi
 done
 
+# Documentation: the KVM docs build without warnings in Documentation/virt.
+if make -C "$K" O="$B/out-docs" SPHINXDIRS=virt htmldocs >"$B/htmldocs.log" 2>&1 &&
+	! grep -E 'Documentation/virt/.*(WARNING|ERROR)' "$B/htmldocs.log" >/dev/null; then
+	ok "make SPHINXDIRS=virt htmldocs: no warning in Documentation/virt"
+else
+	nok "make SPHINXDIRS=virt htmldocs: no warning in Documentation/virt"
+	grep -E 'WARNING|ERROR|Error' "$B/htmldocs.log" | head -10 | sed 's/^/# /'
+fi
+
 # Bisectability: build each commit base..HEAD in a scratch worktree.
 wt=$B/bisect
 obj=$B/out-bisect
