@@ -1,21 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the benchmark guest (bguest.c, 32-bit) and pollbench.c agree on.
+ * What the benchmark guest (guest.c, 32-bit) and pollbench.c agree on.
  * Flat 32-bit protected mode without paging, one memory slot at 0.
  */
 #ifndef BENCH_ABI_H
 #define BENCH_ABI_H
 
-#define BG_CODE_BASE	0x10000u	/* bguest.bin is loaded here */
+#include "abi.h"	/* guest32/: GUEST_CODE_BASE, SEL_CODE, SEL_DATA, APIC_BASE */
+
 #define BG_PCPU_BASE	0x100000u	/* per-vCPU areas: bpage, IDT, stack */
 #define BG_PCPU_SIZE	0x4000u
 #define BG_IDT_OFF	0x800u
 #define BG_MAX_VCPUS	255		/* 8-bit xAPIC IDs */
 #define BG_MEM_SIZE	(BG_PCPU_BASE + BG_MAX_VCPUS * BG_PCPU_SIZE)
-
-#define SEL_CODE	0x08
-#define SEL_DATA	0x10
-#define APIC_BASE	0xfee00000u
 
 #define VEC_WAKE	0x40		/* the event of the wake benchmarks */
 #define VEC_PING	0x41		/* ping -> pong */
@@ -34,7 +31,7 @@
 enum bg_mode {
 	BG_WAIT = 1,	/* loop: out DONE; sti; nop; cli (never halts) */
 	BG_HALT,	/* loop: out DONE; sti; hlt; cli */
-	BG_PING,	/* ping-pong sender, see bguest.c */
+	BG_PING,	/* ping-pong sender, see guest.c */
 	BG_PONG,
 };
 

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "bench_abi.h"
+#include "host.h"
 
 #ifndef KVM_CAP_VCPU_POLL
 #error "KVM_CAP_VCPU_POLL missing: build with HDR=<patched uapi headers>"
@@ -67,32 +68,10 @@ struct vcpu {
 
 enum run_result { RUN_DONE, RUN_START, RUN_INTR };
 
-extern const uint8_t bguest_bin[], bguest_bin_end[];	/* bguest_blob.S */
+extern const uint8_t guest_bin[], guest_bin_end[];	/* guest32/blob.S */
 
 static int kvm_fd, run_size, nr_cpus;
 static bool has_poll;
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("pollbench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-#define die_errno(what)	die("%s: %s", what, strerror(errno))
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -231,7 +210,7 @@ static void vm_create(struct vm *vm, int nr_vcpus)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->mem == MAP_FAILED)
 		die_errno("mmap guest memory");
-	memcpy(vm->mem + BG_CODE_BASE, bguest_bin, bguest_bin_end - bguest_bin);
+	memcpy(vm->mem + GUEST_CODE_BASE, guest_bin, guest_bin_end - guest_bin);
 	region = (struct kvm_userspace_memory_region) {
 		.memory_size = vm->mem_size,
 		.userspace_addr = (uintptr_t)vm->mem,
@@ -246,20 +225,9 @@ static void vm_destroy(struct vm *vm)
 	munmap(vm->mem, vm->mem_size);
 }
 
-static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type)
-{
-	*s = (struct kvm_segment) {
-		.limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .db = 1, .s = 1, .g = 1,
-	};
-}
-
 static void vcpu_create(struct vcpu *v, struct vm *vm, int id, int mode)
 {
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
 	uint32_t area = BG_PCPU_BASE + id * BG_PCPU_SIZE;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 
 	v->vm = vm;
 	v->id = id;
@@ -273,26 +241,7 @@ static void vcpu_create(struct vcpu *v, struct vm *vm, int id, int mode)
 	v->page->id = id;
 	v->page->mode = mode;
 
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs))
-		die_errno("KVM_GET_SREGS");
-	set_seg(&sregs.cs, SEL_CODE, 0xb);
-	set_seg(&sregs.ds, SEL_DATA, 0x3);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-	sregs.cr0 = 0x11;	/* PE | ET */
-	sregs.cr4 = 0;
-	sregs.efer = 0;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
-		die_errno("KVM_SET_SREGS");
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = BG_CODE_BASE;
-	regs.rsp = area + BG_PCPU_SIZE - 16;
-	regs.rdi = id;
-	regs.rflags = 0x2;
-	if (ioctl(v->fd, KVM_SET_REGS, &regs))
-		die_errno("KVM_SET_REGS");
-	/* with an in-kernel irqchip, APs would wait for INIT/SIPI */
-	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp))
-		die_errno("KVM_SET_MP_STATE");
+	guest32_vcpu_init(v->fd, id, area + BG_PCPU_SIZE - 16);
 }
 
 static void vcpu_destroy(struct vcpu *v)

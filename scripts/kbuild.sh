@@ -21,15 +21,30 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.fragstamp" 2>/dev/null)" != "$stam
 	KCONFIG_CONFIG="$out/.config" "$K/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$out/merge.log" 2>&1
 	make -s -C "$K" O="$out" CC="$cc" olddefconfig >/dev/null
 	# every symbol's last assignment in the fragments must have survived
+	# ("# CONFIG_X is not set" counts as one: X must then not be set)
 	while IFS= read -r l; do
-		grep -qxF "$l" "$out/.config" || echo "warning: $l not set (dependency missing?)" >&2
-	done < <(cat "${frags[@]}" | grep '^CONFIG_' | tac | awk -F= '!seen[$1]++')
+		case $l in
+		"# "*) sym=${l#\# }; sym=${sym%% *}
+			! grep -q "^$sym=" "$out/.config" || echo "warning: $sym is set, the fragments unset it" >&2 ;;
+		*) grep -qxF "$l" "$out/.config" || echo "warning: $l not set (dependency missing?)" >&2 ;;
+		esac
+	done < <(cat "${frags[@]}" | grep -E '^CONFIG_|^# CONFIG_[A-Z0-9_]+ is not set' | tac |
+		awk '{ k = $1 == "#" ? $2 : $1; sub(/=.*/, "", k) } !seen[k]++')
 	echo "$stamp" >"$out/.fragstamp"
 fi
 [ -n "$prep" ] && exit 0
 echo "# [kbuild] building bzImage in $out ($(nproc) jobs; ~12 min cold, seconds when warm)"
 start=$(date +%s)
-if ! make -C "$K" O="$out" CC="$cc" -j"$(nproc)" bzImage >"$out/build.log" 2>&1; then
+make -C "$K" O="$out" CC="$cc" -j"$(nproc)" bzImage >"$out/build.log" 2>&1 &
+mpid=$!
+ticks=0
+while kill -0 $mpid 2>/dev/null; do  # progress: a line a minute
+	sleep 2; ticks=$((ticks + 1))
+	[ $((ticks % 30)) = 0 ] || continue
+	last=$(grep -E '^  (CC|LD|AR|AS)' "$out/build.log" | tail -n 1 | awk '{ print $2 }')
+	echo "# [kbuild] $(( $(date +%s) - start )) s: $(grep -cE '^  (CC|AS) ' "$out/build.log") files compiled (at ${last:-?})"
+done
+if ! wait $mpid; then
 	echo "error: kernel build failed; first errors:" >&2
 	grep -E 'error:|Error [0-9]' "$out/build.log" | head -15 >&2
 	exit 1

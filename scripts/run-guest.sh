@@ -3,30 +3,36 @@
 # test executables, run them one by one in the guest, report KTAP-like lines.
 #   run-guest.sh [--emulator qemu|bochs] [--bochs-cpu MODEL] [--verbose]
 #                [--timeout-each SEC] [--timeout-all SEC] [--name LABEL]
+#                [--expect FACILITY,...]
 #                BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
 # qemu (label qemu-svm): TCG, -cpu max, nested SVM, so the guest uses kvm_amd.
 # bochs (label bochs-vmx): Bochs' VMX emulation, CPU model broadwell_ult by
 # default, so kvm_intel with the VMX preemption timer; boots an isolinux ISO.
 # --verbose streams each test's console output as "# " lines while it runs.
+# --expect names debug facilities (lockdep, kasan, kcsan, kmemleak) the kernel
+# must have on from boot to the end of the run; each one found is checked
+# (LABEL:FACILITY-active), and kmemleak's scan at the end must find no leak.
 # A test's own TAP result lines (kselftest harness) become subtest lines
 # LABEL:TEST:NAME right after the test's line.  OUTDIR gets initramfs.cpio.gz
 # (cached), console.log and counts ("passed failed skipped"); for bochs also
 # boot.iso, bochsrc and bochs.log.  Exit 0 if nothing failed, 1 otherwise, 2
 # on bad usage.  RG_ACCEL=tcg|kvm overrides QEMU's accelerator choice;
 # RG_BOCHS_IPS and RG_BOCHS_SYNC override Bochs' "cpu: ips=" and "clock: sync=".
+# RG_APPEND adds to the guest kernel's command line.
 set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '4,6s/^# *//p' "$0" >&2; exit 2; }
 
-emu=qemu each='' all='' label='' cpu=broadwell_ult verbose=0
+emu=qemu each='' all='' label='' cpu=broadwell_ult verbose=0 expect=''
 while [ $# -gt 0 ]; do
-	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--expect) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
 	case $1 in
 	--emulator) emu=$2 ;;
 	--bochs-cpu) cpu=$2 ;;
 	--timeout-each) each=$2 ;;
 	--timeout-all) all=$2 ;;
 	--name) label=$2 ;;
+	--expect) expect=${2//,/ } ;;
 	--verbose) verbose=1; shift; continue ;;
 	-h|--help) usage ;;
 	-*) die "unknown option $1" ;;
@@ -40,6 +46,9 @@ bochs) : "${each:=600}" "${label:=bochs-vmx}"; boot=300 ;;
 *) die "unsupported emulator '$emu' (qemu or bochs)" ;;
 esac
 [[ $each =~ ^[0-9]+$ && $all =~ ^[0-9]*$ ]] || die "timeouts must be whole seconds"
+for f in $expect; do
+	case $f in lockdep|kasan|kcsan|kmemleak) ;; *) die "unknown facility '$f' (lockdep, kasan, kcsan or kmemleak)" ;; esac
+done
 [[ $cpu =~ ^[a-z0-9_]+$ ]] || die "bad Bochs CPU model '$cpu' (see: bochs -help cpu)"
 [ $# -ge 4 ] || usage
 kernel=$1 testdir=$2 out=$3; shift 3
@@ -122,6 +131,20 @@ if [ -c /dev/kvm ]; then
 else
 	echo "HARNESS-ERROR: /dev/kvm missing in guest"
 fi
+# Debug facilities: still on after the tests? (lockdep turns itself off after
+# its first report), and kmemleak's findings: it reports objects older than
+# 5 s that two scans in a row found unreferenced.
+[ -r /proc/lockdep_stats ] && echo "FACILITY lockdep $(awk '$1 == "debug_locks:" { print $2 }' /proc/lockdep_stats)"
+[ -r /sys/kernel/debug/kcsan ] && echo "FACILITY kcsan $(awk '$1 == "enabled:" { print $2 }' /sys/kernel/debug/kcsan)"
+dmesg | grep -q 'KernelAddressSanitizer initialized' && echo "FACILITY kasan 1"
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	sleep 6
+	if echo scan >/sys/kernel/debug/kmemleak && sleep 1 && echo scan >/sys/kernel/debug/kmemleak; then
+		echo "FACILITY kmemleak 1"; echo KMEMLEAK-BEGIN; cat /sys/kernel/debug/kmemleak; echo KMEMLEAK-END
+	else
+		echo "FACILITY kmemleak 0"
+	fi
+fi
 echo DMESG-BEGIN; dmesg; echo DMESG-END
 echo ALL-DONE
 drain
@@ -133,7 +156,7 @@ EOF
 fi
 
 # --- boot
-args="console=ttyS0 panic=-1 RG_TIMEOUT=$each"
+args="console=ttyS0 panic=-1 RG_TIMEOUT=$each${RG_APPEND:+ $RG_APPEND}"
 # The guest kernel refines its TSC frequency after KVM (built in) recorded it;
 # when the two differ by more than KVM's 250 ppm tolerance and there is no TSC
 # scaling, KVM leaves the vCPUs' TSC ratio at 0 and TSC-deadline timers fire
@@ -273,15 +296,34 @@ done
 
 # dmesg scan; if the guest never dumped dmesg, scan the console (matches only:
 # the console tail is shown below anyway)
-pat='WARNING:|BUG:|Oops|general protection|Call Trace|lockdep|possible circular|KASAN|KCSAN|UBSAN|kmemleak|panic|INFO: task .* blocked|suspicious RCU'
+# KASAN, KCSAN and most lockdep reports start with "BUG:" or "WARNING:"; hung
+# tasks, RCU stalls and "lockdep is turned off" with "INFO: ".  (Matching
+# "KCSAN" or "lockdep" alone would hit boot notices.)
+pat='WARNING:|BUG:|Oops|general protection|Call Trace|possible circular|UBSAN|kmemleak|panic|INFO: |suspicious RCU'
 dm=$(awk '/^DMESG-BEGIN$/ { on = 1; next } /^DMESG-END$/ { exit } on' "$clean") ctx=20
 grep -q '^DMESG-BEGIN$' "$clean" || dm=$(cat "$clean") ctx=0
-dm=$(grep -v '[Cc]ommand line:' <<<"$dm" || true)  # it contains "panic=-1"
+# not reports: the command line contains "panic=-1"; kmemleak's info lines
+dm=$(grep -vE '[Cc]ommand line:|kmemleak: (Kernel memory leak detector initialized|Automatic memory scanning)' <<<"$dm" || true)
 if grep -qE "$pat" <<<"$dm"; then
 	nok dmesg-clean "$(grep -cE "$pat" <<<"$dm") suspicious line(s)"
 	grep -E -C $ctx --no-group-separator "$pat" <<<"$dm" | head -n 200 | showtail
 else
 	ok dmesg-clean
+fi
+# debug facilities: on until the end, and kmemleak's last scan
+for f in $(printf '%s\n' $expect $(awk '$1 == "FACILITY" { print $2 }' "$clean") | sort -u); do
+	v=$(awk -v f="$f" '$1 == "FACILITY" && $2 == f { print $3; exit }' "$clean")
+	case $v in
+	1) ok "$f-active" ;;
+	'') nok "$f-active" "not in the guest kernel (or the guest did not finish)" ;;
+	*) nok "$f-active" "turned off during the run (after a report, or disabled: see dmesg)" ;;
+	esac
+done
+if grep -q '^KMEMLEAK-BEGIN$' "$clean"; then
+	leaks=$(awk '/^KMEMLEAK-BEGIN$/ { on = 1; next } /^KMEMLEAK-END$/ { exit } on' "$clean")
+	if [ -z "$leaks" ]; then ok kmemleak-clean
+	else nok kmemleak-clean "$(grep -c '^unreferenced object' <<<"$leaks") unreferenced object(s)"
+		head -n 100 <<<"$leaks" | showtail; fi
 fi
 if grep -q '^ALL-DONE$' "$clean"; then
 	ok guest-completed

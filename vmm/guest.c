@@ -17,42 +17,12 @@
  * when acts[] is full (p->more: the VMM resumes the vCPU at once).
  */
 #include "guest_abi.h"
-
-typedef uint32_t u32;
-
-#define APIC_EOI	0x0b0
-#define APIC_SVR	0x0f0
-#define APIC_ICR_LO	0x300
-#define APIC_ICR_HI	0x310
-#define APIC_LVTT	0x320
-#define APIC_TMICT	0x380
-#define APIC_TDCR	0x3e0
+#include "rt.h"
 
 #define TIMER_MIN_NS	1000000u
 #define TIMER_MAX_NS	20000000u
 
-/* What isr_common in guest_entry.S pushes: pushal, vector, error code, iret frame. */
-struct irq_frame {
-	u32 edi, esi, ebp, esp, ebx, edx, ecx, eax;
-	u32 vector, err;
-	u32 eip, cs, eflags;
-};
-
-extern const char isr_stubs[];
-void guest_main(u32 id);
-void isr_handler(struct irq_frame *f);
-
 static struct ipi_map *const ipi_map = (struct ipi_map *)GUEST_IPI_MAP;
-
-static inline void apic_write(u32 reg, u32 val)
-{
-	*(volatile u32 *)(APIC_BASE + reg) = val;
-}
-
-static inline void outl(uint16_t port, u32 val)
-{
-	asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port) : "memory");
-}
 
 /* The stack lives in the vCPU's area, which starts with its vcpu_page. */
 static inline struct vcpu_page *this_page(void)
@@ -173,30 +143,12 @@ static void work(struct vcpu_page *p)
 		x += i * i;
 }
 
-static void idt_init(struct vcpu_page *p)
-{
-	u32 *idt = (u32 *)((u32)p + GUEST_IDT_OFF);
-	struct {
-		uint16_t limit;
-		u32 base;
-	} __attribute__((packed)) desc = { 256 * 8 - 1, (u32)idt };
-	u32 i;
-
-	for (i = 0; i < 256; i++) {
-		u32 h = (u32)isr_stubs + 16 * i;
-
-		idt[2 * i] = (SEL_CODE << 16) | (h & 0xffff);
-		idt[2 * i + 1] = (h & 0xffff0000) | 0x8e00;	/* P, DPL 0, 32-bit interrupt gate */
-	}
-	asm volatile("lidt %0" : : "m"(desc));
-}
-
 void guest_main(u32 id)
 {
 	struct vcpu_page *p = this_page();
 
 	(void)id;
-	idt_init(p);
+	idt_load((u32 *)((u32)p + GUEST_IDT_OFF));
 	apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);	/* software-enable */
 	apic_write(APIC_TDCR, 0xb);			/* divide by 1 */
 	apic_write(APIC_LVTT, VEC_TIMER);		/* one-shot, unmasked */

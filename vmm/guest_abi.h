@@ -11,20 +11,15 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 #endif
+#include "abi.h"	/* guest32/: GUEST_CODE_BASE, SEL_CODE, SEL_DATA, APIC_BASE */
 
 /* Guest physical memory: one slot at 0, flat 32-bit protected mode. */
 #define GUEST_MEM_SIZE		0x400000u	/* 4 MiB */
-#define GUEST_CODE_BASE		0x10000u	/* guest.bin is loaded here */
 #define GUEST_IPI_MAP		0x0f000u	/* struct ipi_map */
 #define GUEST_PCPU_BASE		0x100000u	/* per-vCPU areas */
 #define GUEST_PCPU_SIZE		0x4000u		/* vcpu_page, IDT, stack */
 #define GUEST_IDT_OFF		0x800u
 #define GUEST_MAX_VCPUS		128
-
-#define SEL_CODE		0x08
-#define SEL_DATA		0x10
-
-#define APIC_BASE		0xfee00000u
 
 /* Vectors: exceptions 0-31, APIC timer, one IPI vector per sender. */
 #define VEC_TIMER		0x30

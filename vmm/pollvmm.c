@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "guest_abi.h"
+#include "host.h"
 
 #ifndef KVM_CAP_VCPU_POLL
 #error "KVM_CAP_VCPU_POLL missing: build with HDR=<patched uapi headers>"
@@ -106,7 +107,7 @@ static struct {
 	bool io_uring, quiet;
 } opt = { 8, 2, 5.0, false, false };
 
-extern const uint8_t guest_bin[], guest_bin_end[];	/* guest_blob.S */
+extern const uint8_t guest_bin[], guest_bin_end[];	/* guest32/blob.S */
 
 static int kvm_fd, vm_fd;
 static uint8_t *mem;
@@ -127,29 +128,6 @@ static struct samples lat[NR_SRC];
 static struct {
 	unsigned long reports, parks, caught, wakes[NR_SRC], spurious, late_sender;
 } st;
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("pollvmm: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-#define die_errno(what)	die("%s: %s", what, strerror(errno))
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static double ms(int64_t ns)
 {
@@ -647,27 +625,10 @@ static void *worker_fn(void *arg)
 
 /* ---- VM setup */
 
-static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type)
-{
-	memset(s, 0, sizeof(*s));
-	s->base = 0;
-	s->limit = 0xffffffff;
-	s->selector = sel;
-	s->type = type;
-	s->present = 1;
-	s->dpl = 0;
-	s->db = 1;
-	s->s = 1;
-	s->g = 1;
-}
-
 static void setup_vcpu(struct vcpu *v, int id, int mmap_size)
 {
 	uint32_t area = GUEST_PCPU_BASE + id * GUEST_PCPU_SIZE;
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_VCPU_POLL };
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 
 	v->id = id;
 	v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, id);
@@ -682,28 +643,7 @@ static void setup_vcpu(struct vcpu *v, int id, int mmap_size)
 	v->page->seed = 0x9e3779b9u * (id + 1) | 1;
 	v->page->work = WORK_ITERS;
 
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs))
-		die_errno("KVM_GET_SREGS");
-	set_seg(&sregs.cs, SEL_CODE, 0xb);	/* code, execute/read, accessed */
-	set_seg(&sregs.ds, SEL_DATA, 0x3);	/* data, read/write, accessed */
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-	sregs.cr0 = 0x11;			/* PE | ET: protected mode, no paging */
-	sregs.cr4 = 0;
-	sregs.efer = 0;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
-		die_errno("KVM_SET_SREGS");
-
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = GUEST_CODE_BASE;
-	regs.rsp = area + GUEST_PCPU_SIZE - 16;
-	regs.rdi = id;
-	regs.rflags = 0x2;
-	if (ioctl(v->fd, KVM_SET_REGS, &regs))
-		die_errno("KVM_SET_REGS");
-
-	/* with an in-kernel irqchip, APs would otherwise wait for INIT/SIPI */
-	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp))
-		die_errno("KVM_SET_MP_STATE");
+	guest32_vcpu_init(v->fd, id, area + GUEST_PCPU_SIZE - 16);
 	if (ioctl(v->fd, KVM_ENABLE_CAP, &cap))
 		die_errno("KVM_ENABLE_CAP(KVM_CAP_VCPU_POLL)");
 }

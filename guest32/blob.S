@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The demo guest's flat binary, linked into the VMM. */
+/* The guest's flat binary (guest.bin of the including directory), linked into the VMM. */
 	.section .rodata
 	.globl	guest_bin, guest_bin_end
 	.balign	16

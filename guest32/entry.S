@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Demo guest entry and interrupt stubs, 32-bit protected mode.  The VMM
- * sets flat CS/DS/ES/SS/FS/GS through KVM_SET_SREGS, ESP to the top of the
- * vCPU's area and EDI to the vCPU id; the GDT loaded here is only what
- * interrupt delivery and IRET read CS from.
+ * Entry and interrupt stubs of the flat 32-bit guests.  The VMM sets flat
+ * CS/DS/ES/SS/FS/GS through KVM_SET_SREGS, ESP to the top of the vCPU's
+ * area and EDI to the vCPU id; the GDT loaded here is only what interrupt
+ * delivery and IRET read CS from.
  */
-#include "guest_abi.h"	/* SEL_CODE, SEL_DATA: the GDT below must match */
+#include "abi.h"	/* SEL_CODE, SEL_DATA: the GDT below must match */
 
 	.code32
 	.section .text.entry, "ax"
-	.globl _start
+	.globl	_start
 _start:
 	lgdt	gdt_desc
 	pushl	%edi
@@ -19,7 +19,7 @@ _start:
 /*
  * 256 stubs, 16 bytes apart: push a zero error code where the CPU pushes
  * none, push the vector, and go to the common path, which hands a
- * struct irq_frame to isr_handler().
+ * struct irq_frame (rt.h) to isr_handler().
  */
 	.text
 	.align	16

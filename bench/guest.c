@@ -4,37 +4,7 @@
  * (see enum bg_mode).  32-bit protected mode, no paging, xAPIC via MMIO.
  */
 #include "bench_abi.h"
-
-typedef uint32_t u32;
-
-#define APIC_EOI	0x0b0
-#define APIC_SVR	0x0f0
-#define APIC_ICR_LO	0x300
-#define APIC_ICR_HI	0x310
-#define APIC_ISR2	0x120		/* ISR and IRR bits of vectors 0x40-0x5f */
-#define APIC_IRR2	0x220
-#define APIC_LVTT	0x320
-#define APIC_TMICT	0x380
-#define APIC_TDCR	0x3e0
-
-extern const char isr_stubs[];
-void bg_main(void);
-void bg_irq(u32 vec, u32 eip);
-
-static inline void apic_write(u32 reg, u32 val)
-{
-	*(volatile u32 *)(APIC_BASE + reg) = val;
-}
-
-static inline u32 apic_read(u32 reg)
-{
-	return *(volatile u32 *)(APIC_BASE + reg);
-}
-
-static inline void outl(uint16_t port, u32 val)
-{
-	asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port) : "memory");
-}
+#include "rt.h"
 
 static inline struct bpage *page_of(u32 id)
 {
@@ -56,9 +26,10 @@ static void send_ipi(u32 dest, u32 vec)
 	apic_write(APIC_ICR_LO, vec);	/* fixed, physical, edge */
 }
 
-void bg_irq(u32 vec, u32 eip)
+void isr_handler(struct irq_frame *f)
 {
 	struct bpage *p = this_page();
+	u32 vec = f->vector, eip = f->eip;
 
 	if (vec < 32) {
 		p->exc_eip = eip;
@@ -92,24 +63,6 @@ void bg_irq(u32 vec, u32 eip)
 	apic_write(APIC_EOI, 0);
 }
 
-static void idt_init(struct bpage *p)
-{
-	u32 *idt = (u32 *)((u32)p + BG_IDT_OFF);
-	struct {
-		uint16_t limit;
-		u32 base;
-	} __attribute__((packed)) desc = { 256 * 8 - 1, (u32)idt };
-	u32 i;
-
-	for (i = 0; i < 256; i++) {
-		u32 h = (u32)isr_stubs + 16 * i;
-
-		idt[2 * i] = (SEL_CODE << 16) | (h & 0xffff);
-		idt[2 * i + 1] = (h & 0xffff0000) | 0x8e00;	/* 32-bit interrupt gate */
-	}
-	asm volatile("lidt %0" : : "m"(desc));
-}
-
 /*
  * Wait with IF=1 until *flag is set by an interrupt handler: spinning, or
  * halting (sti; hlt is atomic: the sti shadow covers the hlt).
@@ -131,7 +84,7 @@ static void wait_flag(struct bpage *p, volatile u32 *flag)
 	p->in_wait = 0;
 }
 
-/* A periodic tick that notices waits of 100 ms or more, see bg_irq(). */
+/* A periodic tick that notices waits of 100 ms or more, see isr_handler(). */
 static void start_tick(void)
 {
 	apic_write(APIC_TDCR, 0xb);			/* divide by 1: 1 ns */
@@ -174,11 +127,12 @@ static void __attribute__((noreturn)) pong(struct bpage *p)
 		outl(PORT_DONE, p->nr_irq);
 }
 
-void bg_main(void)
+void guest_main(u32 id)
 {
 	struct bpage *p = this_page();
 
-	idt_init(p);
+	(void)id;
+	idt_load((u32 *)((u32)p + BG_IDT_OFF));
 	apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
 
 	/* The first report of BG_WAIT and BG_HALT: set up, APIC enabled. */
