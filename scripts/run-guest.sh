@@ -3,15 +3,16 @@
 # test executables, run them one by one in the guest, report KTAP-like lines.
 #   run-guest.sh [--emulator qemu|bochs] [--bochs-cpu MODEL] [--verbose]
 #                [--timeout-each SEC] [--timeout-all SEC] [--name LABEL]
-#                [--expect FACILITY,...]
+#                [--kconfig DOTCONFIG]
 #                BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
 # qemu (label qemu-svm): TCG, -cpu max, nested SVM, so the guest uses kvm_amd.
 # bochs (label bochs-vmx): Bochs' VMX emulation, CPU model broadwell_ult by
 # default, so kvm_intel with the VMX preemption timer; boots an isolinux ISO.
 # --verbose streams each test's console output as "# " lines while it runs.
-# --expect names debug facilities (lockdep, kasan, kcsan, kmemleak) the kernel
-# must have on from boot to the end of the run; each one found is checked
-# (LABEL:FACILITY-active), and kmemleak's scan at the end must find no leak.
+# --kconfig names the kernel's .config: every debug facility it enables
+# (PROVE_LOCKING: lockdep, KASAN, KCSAN, DEBUG_KMEMLEAK) must still be on at
+# the end of the run (LABEL:FACILITY-active), and kmemleak's scan after the
+# tests must find no leak (LABEL:kmemleak-clean).
 # A test's own TAP result lines (kselftest harness) become subtest lines
 # LABEL:TEST:NAME right after the test's line.  OUTDIR gets initramfs.cpio.gz
 # (cached), console.log and counts ("passed failed skipped"); for bochs also
@@ -23,16 +24,16 @@ set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '4,6s/^# *//p' "$0" >&2; exit 2; }
 
-emu=qemu each='' all='' label='' cpu=broadwell_ult verbose=0 expect=''
+emu=qemu each='' all='' label='' cpu=broadwell_ult verbose=0 kconfig=''
 while [ $# -gt 0 ]; do
-	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--expect) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--kconfig) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
 	case $1 in
 	--emulator) emu=$2 ;;
 	--bochs-cpu) cpu=$2 ;;
 	--timeout-each) each=$2 ;;
 	--timeout-all) all=$2 ;;
 	--name) label=$2 ;;
-	--expect) expect=${2//,/ } ;;
+	--kconfig) kconfig=$2 ;;
 	--verbose) verbose=1; shift; continue ;;
 	-h|--help) usage ;;
 	-*) die "unknown option $1" ;;
@@ -46,9 +47,13 @@ bochs) : "${each:=600}" "${label:=bochs-vmx}"; boot=300 ;;
 *) die "unsupported emulator '$emu' (qemu or bochs)" ;;
 esac
 [[ $each =~ ^[0-9]+$ && $all =~ ^[0-9]*$ ]] || die "timeouts must be whole seconds"
-for f in $expect; do
-	case $f in lockdep|kasan|kcsan|kmemleak) ;; *) die "unknown facility '$f' (lockdep, kasan, kcsan or kmemleak)" ;; esac
-done
+expect=''  # the debug facilities the kernel was built with
+if [ -n "$kconfig" ]; then
+	[ -f "$kconfig" ] || die "kernel config not found: $kconfig"
+	expect=$(awk -F= '$2 == "y" { sub(/^CONFIG_/, "", $1); print $1 }' "$kconfig" | awk '
+		$1 == "PROVE_LOCKING" { print "lockdep" } $1 == "KASAN" { print "kasan" }
+		$1 == "KCSAN" { print "kcsan" } $1 == "DEBUG_KMEMLEAK" { print "kmemleak" }')
+fi
 [[ $cpu =~ ^[a-z0-9_]+$ ]] || die "bad Bochs CPU model '$cpu' (see: bochs -help cpu)"
 [ $# -ge 4 ] || usage
 kernel=$1 testdir=$2 out=$3; shift 3

@@ -13,7 +13,7 @@ bz=$B/out-debug/arch/x86/boot/bzImage
 end=$(( $(date +%s) + ${SOAK_SECONDS:-720} )) runs=0 bad=0 events=0 churn=0
 while [ "$(date +%s)" -lt "$end" ]; do
 	runs=$((runs + 1))
-	res=$("$top/scripts/run-guest.sh" --name "soak$runs" --timeout-each 600 --expect lockdep,kasan,kmemleak \
+	res=$("$top/scripts/run-guest.sh" --name "soak$runs" --timeout-each 600 --kconfig "$B/out-debug/.config" \
 		"$bz" "$B/kst" "$B/guest/soak" x86/vcpu_poll_test@-f,stress 2>&1)
 	log=$(tr -d '\r' <"$B/guest/soak/console.log")
 	n=$(awk '/^# [0-9]+ events in/ { s += $2 } END { print s + 0 }' <<<"$log")

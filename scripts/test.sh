@@ -50,10 +50,9 @@ tests_for() {
 # debug = lockdep, KASAN, kmemleak...; kcsan = KCSAN) and run the listed sets
 # of config/tests.conf's QEMU tests on it; the facilities must stay on.
 debug_kernel() {
-	local kind=$1 expect; shift
-	case $kind in debug) expect=lockdep,kasan,kmemleak ;; kcsan) expect=kcsan ;; esac
+	local kind=$1; shift
 	step "$kind kernel build" scripts/kbuild.sh "$B/out-$kind" "config/$kind.config" || return
-	scripts/run-guest.sh --name "qemu-svm-$kind" --timeout-each 900 --expect "$expect" \
+	scripts/run-guest.sh --name "qemu-svm-$kind" --timeout-each 900 --kconfig "$B/out-$kind/.config" \
 		"$B/out-$kind/arch/x86/boot/bzImage" "$B/kst" "$B/guest/$kind" $(tests_for qemu "$@")
 }
 
