@@ -211,6 +211,7 @@ else  # no direct kernel boot: an isolinux CD.  Reboots become triple faults,
 	com1: enabled=1, mode=file, dev="$log"
 	display_library: rfb, options="timeout=0"
 	speaker: enabled=0
+	sound: driver=dummy
 	log: -
 	panic: action=fatal
 	error: action=report, cpu0=ignore

@@ -6,8 +6,8 @@
 #     with KVM_WERROR=y, or the KVM selftests for selftest-only patches.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-B=${BUILD:-$top/build}
-K=$B/linux
+# shellcheck source=lib.sh
+. "$top/scripts/lib.sh"
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
 
@@ -45,7 +45,8 @@ if make -C "$K" O="$B/out-docs" SPHINXDIRS=virt htmldocs >"$B/htmldocs.log" 2>&1
 	ok "make SPHINXDIRS=virt htmldocs: no warning in Documentation/virt"
 else
 	nok "make SPHINXDIRS=virt htmldocs: no warning in Documentation/virt"
-	grep -E 'WARNING|ERROR|Error' "$B/htmldocs.log" | head -10 | sed 's/^/# /'
+	grep -E 'Documentation/virt/.*(WARNING|ERROR)' "$B/htmldocs.log" | sed 's/^/# /'
+	failed_log "$B/htmldocs.log" "htmldocs" | sed 's/^error/# error/'
 fi
 
 # Bisectability: build each commit base..HEAD in a scratch worktree.
@@ -79,6 +80,6 @@ for c in $(git -C "$K" rev-list --reverse base..HEAD); do
 		ok "patch $i builds on its own ($what): $subj"
 	else
 		nok "patch $i builds on its own ($what): $subj"
-		grep -E 'error|warning' "$obj/patch$i.log" | head -15 | sed 's/^/# /'
+		failed_log "$obj/patch$i.log" "patch $i build" | sed 's/^error/# error/'
 	fi
 done
