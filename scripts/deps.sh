@@ -11,14 +11,14 @@ deps=(
 	# shell tools of the scripts
 	bash:- sed:- grep:- awk:- tar:- gzip:- find:- xargs:- sort:- cut:- tr:-
 	tac:- sha256sum:- stat:- timeout:- install:- mktemp:- realpath:- nproc:-
-	date:- tail:- cmp:- diff:- dpkg-deb:- dpkg-query:- apt-get:- apt-cache:-
-	ldd:- unshare:- xz:xz-utils
+	date:- head:- tail:- wc:- paste:- tee:- sha1sum:- uname:- id:- cmp:- diff:-
+	dpkg-deb:- dpkg-query:- apt-get:- apt-cache:- ldd:- unshare:- xz:xz-utils
 	# fetch, tree, build (kernel, selftests, demo VMM, bench)
-	git:git make:make gcc:gcc ld:binutils strip:binutils objdump:binutils
+	git:git make:build-essential gcc:build-essential ld:binutils strip:binutils objdump:binutils
 	objcopy:binutils ccache:ccache flex:flex bison:bison bc:bc perl:perl
 	python3:python3 rsync:rsync cpio:cpio
 	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev
-	/usr/include/liburing.h:liburing-dev /usr/include/stdio.h:libc6-dev
+	/usr/include/liburing.h:liburing-dev /usr/include/stdio.h:build-essential
 	# static checks: checkpatch (spdxcheck needs python3-git), htmldocs, shellcheck
 	py:git:python3-git py:ply:python3-ply py:yaml:python3-yaml
 	sphinx-build:python3-sphinx py:sphinx_rtd_theme:python3-sphinx-rtd-theme

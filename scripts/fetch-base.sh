@@ -45,7 +45,7 @@ if ! apt-cache "${opts[@]}" show "$BASE_PKG=$ver" >/dev/null 2>&1; then
 	echo "################################################################" >&2
 	BASE_DEB_SHA256= ; BASE_TAR_SHA256=
 fi
-say "downloading $BASE_PKG $ver (~150 MB)"
+say "downloading $BASE_PKG $ver (size and time: docs/timings.md)"
 ( cd "$dl" && apt-get "${opts[@]}" download "$BASE_PKG=$ver" ) >"$dl/download.log" 2>&1 ||
 	{ tail -5 "$dl/download.log" >&2; echo "error: download of $BASE_PKG=$ver failed" >&2; exit 1; }
 deb=$(find "$dl" -maxdepth 1 -name "${BASE_PKG}_*.deb" -printf '%T@ %p\n' | sort -rn | head -1 | cut -d' ' -f2-)

@@ -23,6 +23,16 @@ else
 	exit 1
 fi
 
+# checkpatch's SPDX check runs scripts/spdxcheck.py, which needs python3-git
+# and is silently skipped when it cannot run: Debian's python3 (deps.sh
+# installs the module for it), and a probe that it runs.
+export PATH=/usr/bin:$PATH
+if spdx=$(cd "$wt" && echo GPL-2.0 | ./scripts/spdxcheck.py - 2>&1) && [ -z "$spdx" ]; then
+	ok "checkpatch's SPDX check (scripts/spdxcheck.py) runs"
+else
+	nok "checkpatch's SPDX check (scripts/spdxcheck.py) runs"; printf '%s\n' "$spdx" | tail -n 5 | sed 's/^/# /'
+fi
+
 # checkpatch.  FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is
 # answered here instead: it passes when get_maintainer.pl already maps every
 # added file to a KVM entry.
