@@ -19,6 +19,7 @@ deps=(
 	python3:python3 rsync:rsync cpio:cpio
 	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev
 	/usr/include/liburing.h:liburing-dev /usr/include/stdio.h:build-essential
+	/usr/include/uuid/uuid.h:uuid-dev
 	# static checks: checkpatch (spdxcheck needs python3-git), htmldocs, shellcheck
 	py:git:python3-git py:ply:python3-ply py:yaml:python3-yaml
 	sphinx-build:python3-sphinx py:sphinx_rtd_theme:python3-sphinx-rtd-theme

@@ -12,7 +12,7 @@ LOG_TAIL=30
 # the log's path ("# " lines: they pass through the TAP stream as comments).
 failed_log() {
 	echo "error: $2 failed; last $LOG_TAIL lines of $1:"
-	tail -n "$LOG_TAIL" "$1" | sed 's/^/# | /'
+	tail -n "$LOG_TAIL" "$1" | cut -c1-300 | sed 's/^/# | /'
 	echo "# full log: $1"
 }
 
