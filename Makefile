@@ -1,20 +1,32 @@
 # Pollable KVM vCPUs: the series in patches/, applied to the base kernel,
-# built, booted under emulation and tested.  Build output goes to build/.
-.PHONY: run test test-debug test-kcsan tree export static clean help
+# built, booted under emulation and tested.  Build output goes to build/
+# (or $BUILD); KSRC names another kernel tree to use (README, "Day to day").
+.PHONY: run test test-debug test-kcsan one base tree export static clean help
+B := $(or $(BUILD),build)
 
 help:
 	@echo "make run     build the patched kernel, boot it, show vCPU fds being polled"
-	@echo "make test    static checks + series tests + regression set; last line 'N passed, N failed'"
+	@echo "make test    static checks + series tests + regression set; last line 'N passed, N failed, N skipped'"
+	@echo "make one T=TEST[@ARG,...] [EMU=qemu|bochs]  one test (e.g. T=x86/vcpu_poll_test@-t,ipi) on one emulator"
+	@echo "make static  static checks only (apply, checkpatch, docs, per-patch builds, shellcheck)"
 	@echo "make test-debug  series tests on a lockdep/KASAN/kmemleak kernel (FULL=1: + regression set)"
 	@echo "make test-kcsan  series tests on a KCSAN kernel"
-	@echo "make tree    materialize build/linux (base + patches/) to work on the series"
-	@echo "make export  regenerate patches/ from build/linux's commits"
+	@echo "make base    build the unpatched base kernel into $(B)/out-base (bench, baselines)"
+	@echo "make tree    materialize $(B)/linux (base + patches/) to work on the series"
+	@echo "make export  regenerate patches/ from $(B)/linux's commits"
+	@echo "make clean   remove build results; keeps the download, the kernel tree and ccache"
 
 run:
 	@scripts/test.sh run
 
 test:
 	@scripts/test.sh test
+
+one:
+	@scripts/test.sh one
+
+base:
+	@scripts/test.sh base
 
 tree:
 	@scripts/deps.sh && scripts/tree.sh apply
@@ -32,4 +44,4 @@ test-kcsan:
 	@scripts/test.sh kcsan
 
 clean:
-	rm -rf build/out build/out-bisect build/kst build/guest
+	rm -rf $(B)/out $(B)/out-* $(B)/kst $(B)/kst-bisect $(B)/hdr $(B)/hdr-* $(B)/guest $(B)/bench $(B)/*.log $(B)/*.tap

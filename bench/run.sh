@@ -9,8 +9,8 @@
 # (1000), SCALE_K ("1 64 256 1024"), RUN_GUEST (scripts/run-guest.sh),
 # TIMEOUT_EACH (900).  Exit 0 if every benchmark produced its data.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=$top/build
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "$0")/../scripts/lib.sh"
 out=$B/bench
 results=$out/results.txt
 t_start=$(date +%s)
@@ -25,7 +25,7 @@ fi
 hdr=$B/hdr/include
 declare -A kernel=([patched]=$B/out/arch/x86/boot/bzImage [base]=$B/out-base/arch/x86/boot/bzImage)
 for k in patched base; do
-	[ -f "${kernel[$k]}" ] || { echo "error: ${kernel[$k]} missing (build the kernels first)" >&2; exit 1; }
+	[ -f "${kernel[$k]}" ] || { echo "error: ${kernel[$k]} missing (make run builds build/out, make base build/out-base)" >&2; exit 1; }
 done
 [ -f "$hdr/linux/kvm.h" ] || { echo "error: $hdr: patched uAPI headers missing" >&2; exit 1; }
 
@@ -52,12 +52,9 @@ for k in patched base; do
 	grep -E '^(ok|not ok) |boot\+run took' "$out/$k.log" | sed 's/^/#   /'
 done
 
-# Output of test $2 in boot $1, without kernel messages.
+# Output of test $2 in boot $1 (the harness's parser), without kernel messages.
 output() {
-	tr -d '\r' <"$out/$1/console.log" |
-		awk -v t="$2" '$1 == "RUN" && $2 == t { on = 1; next }
-			on && $1 == "RESULT" && $2 == t { exit } on' |
-		grep -v '^\[ *[0-9]*\.[0-9]*\]' || true
+	"$top/scripts/guest/parse.sh" --output "$2" "$out/$1/console.log" | grep -v '^\[ *[0-9]*\.[0-9]*\]' || true
 }
 data() { output "$1" "$2" | grep "^@$3 " | cut -d' ' -f2- || true; }
 table() { output "$1" "$2" | grep -v '^@' | grep -v '^pollbench ' | sed '/^$/d' || true; }
@@ -79,13 +76,14 @@ vendor_size() {  # $1 build dir, $2 function: the immediate moved to %edi before
 	a=$(awk -v f="$2" '$3 == f { print $1; exit }' "$map")
 	[ -n "$a" ] || return 0
 	e=$(sort "$map" | awk -v a="$a" 'found { print $1; exit } $1 == a { found = 1 }')
+	# shellcheck disable=SC2016  # $0x...: an immediate in AT&T syntax
 	objdump -d --no-show-raw-insn --start-address="0x$a" --stop-address="0x$e" "$1/vmlinux" |
 		grep -B4 '<kvm_init>' | grep -oE 'mov +\$0x[0-9a-f]+,%edi' | tail -n 1 |
 		grep -oE '0x[0-9a-f]+' | xargs -r printf '%d\n' || true
 
 }
 struct_sizes() {  # $1 build dir, $2 overlay dir or ''
-	local L=$B/linux cmd tmp
+	local L=$K cmd tmp
 	tmp=$(mktemp -d)
 	cat >"$tmp/sz.c" <<-'EOF'
 	#include <linux/kvm_host.h>
@@ -110,10 +108,10 @@ struct_sizes() {  # $1 build dir, $2 overlay dir or ''
 	rm -rf "$tmp"
 }
 ov=$(mktemp -d)
-if git -C "$B/linux" rev-parse -q --verify base >/dev/null 2>&1; then
-	for p in $(git -C "$B/linux" diff --name-only base HEAD -- '*.h'); do
+if git -C "$K" rev-parse -q --verify base >/dev/null 2>&1; then
+	for p in $(git -C "$K" diff --name-only base HEAD -- '*.h'); do
 		mkdir -p "$ov/$(dirname "$p")"
-		git -C "$B/linux" show "base:$p" >"$ov/$p"
+		git -C "$K" show "base:$p" >"$ov/$p"
 	done
 	base_sizes=$(struct_sizes "$B/out-base" "$ov")
 else
@@ -143,7 +141,7 @@ plot() {
 				io_uring) echo orange ;; halt-kick) echo red ;; *) echo purple ;; esac)' title '$m ($kk)'"
 		done
 	done
-	for f in $(ls "$out"/scale-*.dat 2>/dev/null | sort -t- -k2 -n); do
+	for f in $(find "$out" -maxdepth 1 -name 'scale-*.dat' | sort -t- -k2 -n); do
 		[ -s "$f" ] || continue
 		m=${f##*/scale-}
 		sl+="${sl:+, }'$f' using 2:1 with lines lw 2 title 'K = ${m%.dat} vCPU fds'"

@@ -1,22 +1,85 @@
 #!/bin/bash
-# Install (with apt-get) what building, booting and testing need; quick no-op
-# when everything is already there.
+# What building, booting, testing, `make run` and bench/run.sh call, and the
+# Debian 12 package that provides each: the one list.
+#   deps.sh          install the missing packages (apt-get, as root), then check
+#   deps.sh --check  check only: list what the scripts need, fail naming
+#                    anything missing (and its package)
+# An entry is a command, an absolute file path, or py:MODULE (a module of
+# Debian's /usr/bin/python3).  Package "-": in Debian's `required` set.
 set -euo pipefail
-pkgs=(build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils git
-      ccache python3 python3-ply busybox-static qemu-system-x86 liburing-dev
-      bochs bochsbios vgabios isolinux syslinux-common xorriso gnuplot-nox
-      python3-sphinx python3-sphinx-rtd-theme python3-yaml)
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+deps=(
+	# shell tools of the scripts
+	bash:- sed:- grep:- awk:- tar:- gzip:- find:- xargs:- sort:- cut:- tr:-
+	tac:- sha256sum:- stat:- timeout:- install:- mktemp:- realpath:- nproc:-
+	date:- head:- tail:- wc:- paste:- tee:- sha1sum:- uname:- id:- cmp:- diff:-
+	dpkg-deb:- dpkg-query:- apt-get:- apt-cache:- ldd:- unshare:- xz:xz-utils
+	# fetch, tree, build (kernel, selftests, demo VMM, bench)
+	git:git make:build-essential gcc:build-essential ld:binutils strip:binutils objdump:binutils
+	objcopy:binutils ccache:ccache flex:flex bison:bison bc:bc perl:perl
+	python3:python3 rsync:rsync cpio:cpio
+	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev
+	/usr/include/liburing.h:liburing-dev /usr/include/stdio.h:build-essential
+	/usr/include/uuid/uuid.h:uuid-dev
+	# static checks: checkpatch (spdxcheck needs python3-git), htmldocs, shellcheck
+	py:git:python3-git py:ply:python3-ply py:yaml:python3-yaml
+	sphinx-build:python3-sphinx py:sphinx_rtd_theme:python3-sphinx-rtd-theme
+	shellcheck:shellcheck
+	# guests: initramfs, QEMU, Bochs and its boot CD
+	/bin/busybox:busybox-static qemu-system-x86_64:qemu-system-x86
+	/usr/share/qemu/qboot.rom:qemu-system-data
+	bochs:bochs /usr/share/bochs/BIOS-bochs-latest:bochsbios
+	/usr/share/vgabios/vgabios.bin:vgabios xorriso:xorriso
+	/usr/lib/ISOLINUX/isolinux.bin:isolinux
+	/usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common
+	# bench/run.sh
+	gnuplot:gnuplot-nox pgrep:procps
+)
+
+have() {  # have ENTRY: the command, file or python3 module exists
+	case $1 in
+	/*) [ -e "$1" ] ;;
+	py:*) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import ${1#py:}" 2>/dev/null ;;
+	*) command -v "$1" >/dev/null ;;
+	esac
+}
+
+check() {
+	local d what missing=() names=()
+	for d in "${deps[@]}"; do
+		what=${d%:*}; names+=("$what")
+		have "$what" || missing+=("$what (package ${d##*:})")
+	done
+	echo "# [deps] the scripts need ${#names[@]} commands, files and modules: ${names[*]}"
+	if [ ${#missing[@]} -gt 0 ]; then
+		printf 'error: missing: %s\n' "${missing[@]}" >&2
+		return 1
+	fi
+	echo "# [deps] all present"
+}
+
+if [ "${1:-}" = --check ]; then check; exit; fi
+[ $# -eq 0 ] || { sed -n '4,5s/^# *//p' "$0" >&2; exit 2; }
+
+pkgs=()
+for d in "${deps[@]}"; do
+	p=${d##*:}
+	[ "$p" != - ] || continue
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" && continue
+	case " ${pkgs[*]} " in *" $p "*) ;; *) pkgs+=("$p") ;; esac
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "# [deps] installing: ${missing[*]}"
-if [ "$(id -u)" != 0 ]; then
-	echo "error: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
-	exit 1
+if [ ${#pkgs[@]} -gt 0 ]; then
+	echo "# [deps] installing: ${pkgs[*]}"
+	if [ "$(id -u)" != 0 ]; then
+		echo "error: missing packages: ${pkgs[*]}; run as root or: sudo apt-get install ${pkgs[*]}" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	log=$(mktemp /tmp/deps.XXXXXX.log)
+	apt-get update -qq >"$log" 2>&1 ||
+		{ tail -n 20 "$log" >&2; echo "error: apt-get update failed (log: $log): no network to the Debian archive?" >&2; exit 1; }
+	echo "# [deps] apt-get install (a few minutes on a fresh machine; log: $log)"
+	apt-get install -y -q --no-install-recommends "${pkgs[@]}" >>"$log" 2>&1 ||
+		{ tail -n 30 "$log" >&2; echo "error: apt-get install ${pkgs[*]} failed; full log: $log" >&2; exit 1; }
+	rm -f "$log"
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null || { echo "error: apt-get update failed: no network to the Debian archive?" >&2; exit 1; }
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-	{ echo "error: apt-get install ${missing[*]} failed" >&2; exit 1; }
+check >/dev/null || { check; exit 1; }

@@ -2,9 +2,10 @@
 # Download the base kernel source package with a private apt configuration,
 # verify it against scripts/base.env and unpack the tarball into build/.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=base.env
 . "$top/scripts/base.env"
-B=${BUILD:-$top/build}
 dl=$B/dl
 mkdir -p "$dl"
 say() { echo "# [fetch] $*"; }
@@ -18,6 +19,7 @@ fi
 
 command -v apt-get >/dev/null || { echo "error: apt-get is required to fetch $BASE_PKG" >&2; exit 1; }
 # The archive URI comes from this machine's own apt configuration.
+# shellcheck disable=SC2016  # $(URI) is apt's, not the shell's
 uri=$(apt-get indextargets --format '$(URI)' 2>/dev/null |
 	sed -n 's#^\(.*\)/dists/[^/]*/main/binary-.*#\1#p' | grep -v -- '-security' | head -1)
 [ -n "$uri" ] || { echo "error: no Debian archive URI in this machine's apt configuration (run apt-get update)" >&2; exit 1; }
@@ -36,17 +38,17 @@ apt-get "${opts[@]}" update >"$apt/update.log" 2>&1 ||
 ver=$BASE_VERSION
 if ! apt-cache "${opts[@]}" show "$BASE_PKG=$ver" >/dev/null 2>&1; then
 	ver=$(apt-cache "${opts[@]}" policy "$BASE_PKG" | sed -n 's/^ *Candidate: //p')
-	[ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "error: $BASE_PKG not in $BASE_SUITE" >&2; exit 1; }
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then echo "error: $BASE_PKG not in $BASE_SUITE" >&2; exit 1; fi
 	echo "################################################################" >&2
 	echo "WARNING: $BASE_PKG $BASE_VERSION is gone; FALLING BACK to $ver" >&2
 	echo "WARNING: checksums will not match scripts/base.env" >&2
 	echo "################################################################" >&2
 	BASE_DEB_SHA256= ; BASE_TAR_SHA256=
 fi
-say "downloading $BASE_PKG $ver (~150 MB)"
+say "downloading $BASE_PKG $ver (size and time: docs/timings.md)"
 ( cd "$dl" && apt-get "${opts[@]}" download "$BASE_PKG=$ver" ) >"$dl/download.log" 2>&1 ||
 	{ tail -5 "$dl/download.log" >&2; echo "error: download of $BASE_PKG=$ver failed" >&2; exit 1; }
-deb=$(ls -t "$dl"/${BASE_PKG}_*.deb | head -1)
+deb=$(find "$dl" -maxdepth 1 -name "${BASE_PKG}_*.deb" -printf '%T@ %p\n' | sort -rn | head -1 | cut -d' ' -f2-)
 got=$(sha256sum "$deb" | cut -d' ' -f1)
 say "deb sha256 $got"
 if [ -n "$BASE_DEB_SHA256" ] && [ "$got" != "$BASE_DEB_SHA256" ]; then
@@ -56,7 +58,7 @@ fi
 say "extracting tarball from $(basename "$deb")"
 x=$dl/x; rm -rf "$x"; mkdir -p "$x"
 dpkg-deb -x "$deb" "$x"
-t=$(ls "$x"/usr/src/linux-source-*.tar.xz | head -1)
+t=$(find "$x/usr/src" -maxdepth 1 -name 'linux-source-*.tar.xz' | head -1)
 mv "$t" "$tarball"; rm -rf "$x"
 got=$(sha256sum "$tarball" | cut -d' ' -f1)
 say "tarball sha256 $got"

@@ -6,10 +6,10 @@
 # debug kernel and the selftests).  Prints a line per run and, last, the
 # totals; exit 1 if any run failed.
 set -uo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${BUILD:-$top/build}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 bz=$B/out-debug/arch/x86/boot/bzImage
-[ -f "$bz" ] && [ -x "$B/kst/x86/vcpu_poll_test" ] || { echo "error: run 'make test-debug' first" >&2; exit 2; }
+if ! [ -f "$bz" ] || ! [ -x "$B/kst/x86/vcpu_poll_test" ]; then echo "error: run 'make test-debug' first" >&2; exit 2; fi
 end=$(( $(date +%s) + ${SOAK_SECONDS:-720} )) runs=0 bad=0 events=0 churn=0
 while [ "$(date +%s)" -lt "$end" ]; do
 	runs=$((runs + 1))

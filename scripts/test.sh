@@ -1,23 +1,29 @@
 #!/bin/bash
-# The README's commands.
+# The README's commands.  Every mode prints TAP lines and, last,
+# "N passed, N failed, N skipped"; the stream is saved in build/MODE.tap,
+# each step's log where its "full log:" line says (docs/logs.md).
 #   test.sh test    static checks, build, boot, run config/tests.conf, then
-#                   the series' tests on the debug kernel; TAP lines and,
-#                   last, "N passed, N failed, N skipped"
+#                   the series' tests on the debug kernel
 #   test.sh run     build, boot, and show vCPU fds being polled (the main job)
 #   test.sh static  static checks only
 #   test.sh debug   the series' tests (and, with FULL=1, the regression set)
 #                   on a lockdep/KASAN/kmemleak kernel (config/debug.config)
 #   test.sh kcsan   the same on a KCSAN kernel (config/kcsan.config)
+#   test.sh one     T=TEST[@ARG,...] on EMU=qemu|bochs (default qemu): build
+#                   the kernel and that selftest, boot, run it
+#   test.sh base    build the unpatched base kernel (tag base) into
+#                   build/out-base, for bench/run.sh and regression baselines
 set -uo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${BUILD:-$top/build}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 mode=${1:-test}
-cd "$top"
+cd "$top" || exit 2
 
 # Number the TAP lines of all steps and count them; the final line is ours.
 tally() {
 	# mawk reads pipes in blocks unless told otherwise: progress must show
 	local awk=(awk); awk -W version 2>&1 | grep -q mawk && awk=(awk -W interactive)
+	# shellcheck disable=SC2016  # an awk program
 	"${awk[@]}" '
 	/^(not )?ok( [0-9]+)?( -)?( |$)/ {
 		bad = ($1 == "not"); sub(/^(not )?ok( [0-9]+)?( -)? ?/, "")
@@ -40,6 +46,15 @@ step() {  # step NAME CMD...: a setup step; its failure is one failed test
 	return 1
 }
 
+# guest ARGS...: run-guest.sh; a run that could not start (exit 2: bad
+# setup, reported above) is a failed test too
+guest() {
+	local rc=0
+	scripts/run-guest.sh "$@" || rc=$?
+	[ "$rc" != 2 ] || echo "not ok - guest run $* # could not start"
+	return "$rc"
+}
+
 # Tests of config/tests.conf for one emulator: tests_for EMULATOR [SET...]
 tests_for() {
 	awk -v e="$1" -v sets="${*:2}" 'BEGIN { n = split(sets, a); for (i = 1; i <= n; i++) want[a[i]] = 1 }
@@ -52,44 +67,67 @@ tests_for() {
 debug_kernel() {
 	local kind=$1; shift
 	step "$kind kernel build" scripts/kbuild.sh "$B/out-$kind" "config/$kind.config" || return
-	scripts/run-guest.sh --name "qemu-svm-$kind" --timeout-each 900 --kconfig "$B/out-$kind/.config" \
-		"$B/out-$kind/arch/x86/boot/bzImage" "$B/kst" "$B/guest/$kind" $(tests_for qemu "$@")
+	mapfile -t ts < <(tests_for qemu "$@")
+	guest --name "qemu-{cpu}-$kind" --timeout-each 900 --kconfig "$B/out-$kind/.config" \
+		"$B/out-$kind/arch/x86/boot/bzImage" "$B/kst" "$B/guest/$kind" "${ts[@]}"
 }
 
 main() {
-	local t0=$(date +%s)
+	local t0 ts
+	t0=$(date +%s)
 	echo "TAP version 13"
+	echo "# [test] make $mode: TAP stream saved in $B/$mode.tap"
 	step "install dependencies" scripts/deps.sh || return
-	step "base kernel fetched, verified and patched" scripts/tree.sh apply || return
+	if [ "$mode" = base ]; then  # only tag base is needed: leave the tree's HEAD alone
+		step "base kernel fetched and verified" scripts/tree.sh check || return
+	else
+		step "base kernel fetched, verified and patched" scripts/tree.sh apply || return
+	fi
 	case $mode in
 	test|static) scripts/static-checks.sh ;;
 	debug|kcsan)  # FULL=1: the regression set too
 		local sets=(series ${FULL:+regression})
-		step "KVM selftests build" scripts/kselftests.sh "$B/kst" $(tests_for qemu "${sets[@]}") || return
+		mapfile -t ts < <(tests_for qemu "${sets[@]}")
+		step "KVM selftests build" scripts/kselftests.sh "$B/kst" "${ts[@]}" || return
 		debug_kernel "$mode" "${sets[@]}"
-		echo "# total time $(( $(date +%s) - t0 )) s"
+		echo "# total time $(($(date +%s) - t0)) s"
+		return ;;
+	base)
+		g() { git -C "$K" "$@"; }
+		g worktree prune
+		[ -d "$B/base-src" ] || step "worktree of tag base" g worktree add -q --detach "$B/base-src" base || return
+		KSRC=$B/base-src step "base kernel build" scripts/kbuild.sh "$B/out-base" &&
+			echo "ok - base kernel (tag base, unpatched) built: $B/out-base/arch/x86/boot/bzImage"
 		return ;;
 	esac
 	[ "$mode" = static ] && return
 	step "kernel build" scripts/kbuild.sh "$B/out" || return
 	local bz=$B/out/arch/x86/boot/bzImage
-	step "KVM selftests build" scripts/kselftests.sh "$B/kst" \
-		$(awk '!/^#/ && NF { print $3 }' config/tests.conf | sort -u) || return
+	case $mode in
+	one)
+		[ -n "${T:-}" ] || { echo "not ok - make one needs T=TEST[@ARG,...] (a line of config/tests.conf)"; return; }
+		step "KVM selftests build" scripts/kselftests.sh "$B/kst" "$T" || return
+		guest --emulator "${EMU:-qemu}" --verbose "$bz" "$B/kst" "$B/guest/one-${EMU:-qemu}" "$T"
+		return ;;
+	esac
+	mapfile -t ts < <(awk '!/^#/ && NF { print $3 }' config/tests.conf | sort -u)
+	step "KVM selftests build" scripts/kselftests.sh "$B/kst" "${ts[@]}" || return
 	case $mode in
 	run)
 		step "demo VMM build" make -s -C vmm HDR="$B/hdr/include" || return
-		scripts/run-guest.sh --name demo --verbose "$bz" vmm "$B/guest/demo" \
+		guest --name demo --verbose "$bz" vmm "$B/guest/demo" \
 			pollvmm@--vcpus,8,--threads,2,--seconds,5 \
 			pollvmm@--vcpus,8,--threads,2,--seconds,5,--io-uring ;;
 	test)
-		scripts/run-guest.sh --name qemu-svm "$bz" "$B/kst" "$B/guest/qemu" $(tests_for qemu)
-		[ -z "$(tests_for bochs)" ] ||
-			scripts/run-guest.sh --emulator bochs --name bochs-vmx "$bz" "$B/kst" "$B/guest/bochs" \
-				$(tests_for bochs)
-		# the series' tests on the lockdep/KASAN/kmemleak kernel (~15 min cold)
+		mapfile -t ts < <(tests_for qemu)
+		guest "$bz" "$B/kst" "$B/guest/qemu" "${ts[@]}"
+		mapfile -t ts < <(tests_for bochs)
+		[ ${#ts[@]} = 0 ] || guest --emulator bochs "$bz" "$B/kst" "$B/guest/bochs" "${ts[@]}"
+		# the series' tests on the lockdep/KASAN/kmemleak kernel
 		debug_kernel debug series ;;
 	esac
-	echo "# total time $(( $(date +%s) - t0 )) s"
+	echo "# total time $(($(date +%s) - t0)) s"
 }
 
-main 2>&1 | tally
+mkdir -p "$B"
+main 2>&1 | tally | tee "$B/$mode.tap"
