@@ -20,6 +20,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$top/scripts/base.env"
 say() { echo "# [tree] $*"; }
+series_version=2	# the N of "[PATCH vN]" in the exported subjects
 g() { git -C "$K" "$@"; }
 
 ident() {
@@ -152,7 +153,8 @@ export)
 	tmp=$(mktemp -d)
 	[ -f "$cover" ] && cp "$cover" "$tmp/cover"
 	rm -f "$top"/patches/*.patch
-	g format-patch -q --cover-letter --base=base -o "$top/patches" base..HEAD
+	g format-patch -q --cover-letter --base=base --subject-prefix="PATCH v$series_version" \
+		-o "$top/patches" base..HEAD
 	if [ -f "$tmp/cover" ]; then
 		# keep the hand-written subject and blurb; shortlog and diffstat are new
 		python3 - "$tmp/cover" "$cover" <<'PY'
