@@ -61,7 +61,7 @@ for t in "${tests[@]}"; do
 done
 : "${all:=$((timeout_boot + ${#tests[@]} * each))}"
 mkdir -p "$out"
-tag=${label//\{cpu\}/}; tag=${tag%-}
+tag=${label//-\{cpu\}/}; tag=${tag//\{cpu\}/}  # progress lines: before the guest says
 
 "$here/guest/initramfs.sh" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
 "$here/guest/boot.sh" "${boot[@]}" "$emu" "$tag" "$kernel" "$out/initramfs.cpio.gz" "$out" "$each" "$all"
