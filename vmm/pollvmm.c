@@ -33,6 +33,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -105,7 +106,8 @@ static struct {
 	int nr_vcpus, nr_threads;
 	double seconds;
 	bool io_uring, quiet;
-} opt = { 8, 2, 5.0, false, false };
+	int cpu;	/* -1: any */
+} opt = { 8, 2, 5.0, false, false, -1 };
 
 extern const uint8_t guest_bin[], guest_bin_end[];	/* guest32/blob.S */
 
@@ -802,11 +804,12 @@ static void summary(double elapsed)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: pollvmm [--vcpus N] [--threads M] [--seconds S] [--io-uring] [--quiet]\n"
+		"usage: pollvmm [--vcpus N] [--threads M] [--seconds S] [--io-uring] [--cpu C] [--quiet]\n"
 		"  --vcpus N     vCPUs, 2..%d (default 8)\n"
 		"  --threads M   worker threads, 1..N-1 (default 2)\n"
 		"  --seconds S   run time (default 5)\n"
 		"  --io-uring    wait with IORING_OP_POLL_ADD instead of epoll\n"
+		"  --cpu C       keep every thread on CPU C (default: any CPU)\n"
 		"  --quiet       only the closing summary\n"
 		"exit: 0 ok, 1 error, 2 usage, 4 KVM_CAP_VCPU_POLL unsupported (skip)\n",
 		GUEST_MAX_VCPUS);
@@ -833,6 +836,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "io-uring", no_argument, NULL, 'u' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -861,6 +865,9 @@ int main(int argc, char **argv)
 		case 'q':
 			opt.quiet = true;
 			break;
+		case 'c':
+			opt.cpu = parse_int(optarg, 0, CPU_SETSIZE - 1);
+			break;
 		default:
 			usage();
 		}
@@ -868,11 +875,21 @@ int main(int argc, char **argv)
 	if (optind != argc || opt.nr_threads >= opt.nr_vcpus)
 		usage();
 
+	if (opt.cpu >= 0) {
+		cpu_set_t set;
+
+		/* The workers inherit it. */
+		CPU_ZERO(&set);
+		CPU_SET(opt.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			die_errno("sched_setaffinity");
+	}
 	setup_vm();
 	be = opt.io_uring ? &uring_backend : &epoll_backend;
 	be->init();
-	printf("pollvmm: %d vCPUs, %d worker threads, %s, %.1f s\n",
-	       opt.nr_vcpus, opt.nr_threads, be->name, opt.seconds);
+	printf("pollvmm: %d vCPUs, %d worker threads, %s, %.1f s%s\n",
+	       opt.nr_vcpus, opt.nr_threads, be->name, opt.seconds,
+	       opt.cpu >= 0 ? ", all threads on one CPU" : "");
 	if (!opt.quiet)
 		printf("first %d idle reports in full (time, vCPU, [worker], what woke it; "
 		       "what it did before parking), then one line per second\n", NR_DETAILED);
