@@ -19,6 +19,7 @@
 #define VEC_PONG	0x42		/* pong -> ping */
 #define VEC_STOP	0x43		/* ping -> pong: done */
 #define VEC_TICK	0x44		/* ping-pong: 100 ms periodic APIC timer */
+#define VEC_RTT_TIMER	0x45		/* rtt: the armed one-shot APIC timer */
 #define VEC_SPURIOUS	0xff
 
 #define PORT_DONE	0x10		/* value: interrupts taken so far */
@@ -33,6 +34,7 @@ enum bg_mode {
 	BG_HALT,	/* loop: out DONE; sti; hlt; cli */
 	BG_PING,	/* ping-pong sender, see guest.c */
 	BG_PONG,
+	BG_RTT,		/* BG_WAIT, with the APIC timer armed if rtt_tmict */
 };
 
 /* At BG_PCPU_BASE + id * BG_PCPU_SIZE; the VMM fills in the first fields. */
@@ -50,6 +52,9 @@ struct bpage {
 	volatile uint32_t waits, in_wait, tick_waits, stalls;	/* tick_waits: progress */
 	volatile uint32_t stall_irr, stall_isr;	/* IRR/ISR bits of vectors 0x40-0x5f */
 	uint32_t exc_eip;
+	/* rtt: one-shot APIC timer, divide by 4 (4 ns a count), re-armed on expiry */
+	uint32_t rtt_tmict;		/* 0: timer left disarmed */
+	volatile uint32_t rtt_fires;	/* expiries, not counted in nr_irq */
 };
 #endif
 

@@ -38,6 +38,12 @@ void isr_handler(struct irq_frame *f)
 	}
 	if (vec == VEC_SPURIOUS)
 		return;
+	if (vec == VEC_RTT_TIMER) {	/* not counted: re-arm, far ahead again */
+		p->rtt_fires++;
+		apic_write(APIC_TMICT, p->rtt_tmict);
+		apic_write(APIC_EOI, 0);
+		return;
+	}
 	if (vec == VEC_STOP) {		/* not counted */
 		apic_write(APIC_EOI, 0);
 		return;
@@ -146,6 +152,22 @@ void guest_main(u32 id)
 		for (;;) {
 			outl(PORT_DONE, p->nr_irq);
 			asm volatile("sti; hlt; cli" : : : "memory");
+		}
+	case BG_RTT:
+		/*
+		 * One-shot, far in the future: the timer stays armed while the
+		 * loop below exits to user space (KVM_RUN round trips).  With
+		 * the VMX preemption timer, KVM runs it on the hv timer while
+		 * the vCPU is in KVM_RUN.
+		 */
+		if (p->rtt_tmict) {
+			apic_write(APIC_TDCR, 0x1);		/* divide by 4 */
+			apic_write(APIC_LVTT, VEC_RTT_TIMER);	/* one-shot */
+			apic_write(APIC_TMICT, p->rtt_tmict);
+		}
+		for (;;) {
+			outl(PORT_DONE, p->nr_irq);
+			asm volatile("sti; nop; cli" : : : "memory");
 		}
 	case BG_PING:
 		ping(p);

@@ -5,6 +5,8 @@
  *   pollbench wake [SAMPLES]                 wake-up latency, per method
  *   pollbench pingpong [ROUNDTRIPS] [REPS]   IPI ping-pong, VM never polls
  *   pollbench scale [SAMPLES] [K,K,...]      K vCPU fds in one epoll set
+ *   pollbench rtt [PER_BLOCK] [QUADS] [off|armed|both]
+ *                                            KVM_RUN round trip, polled/not
  *
  * Numbers only, no pass/fail on timings.  Besides readable tables, lines
  * starting with '@' carry the data for bench/run.sh.  Exit status: 0, 1 on
@@ -123,6 +125,13 @@ struct stats {
 	size_t n;
 	double p50, p90, p99, mean, min, max;	/* microseconds */
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
 
 /* Nearest-rank percentile of sorted @v. */
 static double pct_us(const uint64_t *v, size_t n, double p)
@@ -975,6 +984,151 @@ static void bench_scale(int n, int nr_k, const int *ks)
 	free(c.g);
 }
 
+/* ---- e: KVM_RUN round trip of a polled vCPU vs one that is not polled */
+
+/* Timers of KVM's local APIC on an hrtimer right now, all vCPUs of all VMs. */
+static int apic_hrtimers(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/timer_list", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "apic_timer_fn"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* @n KVM_RUN round trips of @v, each timed on its own, into @ns. */
+static void rtt_block(struct vcpu *v, int n, uint64_t *ns)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		enum run_result r = vcpu_run(v);
+
+		ns[i] = now_ns() - t0;
+		if (r != RUN_DONE)
+			die("rtt: vCPU %d: KVM_RUN returned %d, not the port write", v->id, r);
+	}
+}
+
+/*
+ * One VM, two vCPUs running the same guest loop (out; sti; nop; cli), one
+ * with KVM_CAP_VCPU_POLL enabled (A) and one without (B), both driven by
+ * this thread.  Blocks of @per_block round trips in the order A B B A,
+ * @quads times, after one warm-up block each; a linear drift in host speed
+ * costs A and B alike within each quad.  @armed: the guest's APIC timer is
+ * armed far in the future (one-shot, 10 s, re-armed when it fires).
+ */
+static void rtt_case(int per_block, int quads, bool armed)
+{
+	const char *tname = armed ? "armed" : "off";
+	int nb = 2 * quads, n = nb * per_block, i, q, timers[2];
+	uint64_t *ns[2], *blk[2], *tmp;
+	double qr[quads], med[2];
+	struct vcpu v[2];
+	struct vm vm;
+	struct stats s[2];
+
+	vm_create(&vm, 2);
+	for (i = 0; i < 2; i++) {
+		vcpu_create(&v[i], &vm, i, BG_RTT);
+		v[i].page->rtt_tmict = armed ? 2500000000u : 0;
+		vcpu_run_done(&v[i]);		/* set up, timer armed */
+		ns[i] = xcalloc(n, sizeof(*ns[i]));
+		blk[i] = xcalloc(nb, sizeof(*blk[i]));
+	}
+	vcpu_poll_enable(&v[0]);
+	tmp = xcalloc(per_block, sizeof(*tmp));
+	for (i = 0; i < 2; i++)			/* warm-up */
+		rtt_block(&v[i], per_block, tmp);
+	/* both vCPUs out of KVM_RUN: whose timer is an hrtimer now */
+	timers[0] = apic_hrtimers();
+	for (q = 0; q < quads; q++) {
+		static const int order[4] = { 0, 1, 1, 0 };	/* A B B A */
+		int k, b[2] = { 2 * q, 2 * q };
+		double qs[2] = { 0, 0 };
+
+		for (k = 0; k < 4; k++) {
+			int w = order[k], j, bi = b[w]++;
+			uint64_t *dst = ns[w] + (size_t)bi * per_block;
+
+			rtt_block(&v[w], per_block, dst);
+			for (j = 0; j < per_block; j++)
+				blk[w][bi] += dst[j];
+			qs[w] += blk[w][bi];
+		}
+		qr[q] = qs[0] / qs[1];
+	}
+	timers[1] = apic_hrtimers();
+
+	for (i = 0; i < 2; i++) {
+		s[i] = stats_of(ns[i], n);
+	}
+	qsort(qr, quads, sizeof(qr[0]), cmp_double);
+	for (i = 0; i < 2; i++) {
+		uint64_t *bm = xcalloc(nb, sizeof(*bm));
+
+		for (q = 0; q < nb; q++)
+			bm[q] = blk[i][q] / per_block;
+		med[i] = stats_of(bm, nb).p50 * 1e3;	/* median of the block means, ns */
+		free(bm);
+	}
+
+	printf("timer %s: %d blocks x %d round trips per vCPU; guest timer expiries: polled %u, "
+	       "not polled %u; apic_timer_fn hrtimers with both vCPUs outside KVM_RUN: %d, %d\n",
+	       tname, nb, per_block, v[0].page->rtt_fires, v[1].page->rtt_fires, timers[0],
+	       timers[1]);
+	printf("%-6s %-11s %8s %10s %10s %10s %10s %12s\n", "timer", "vCPU", "n", "mean ns",
+	       "median ns", "p90 ns", "p99 ns", "blk med ns");
+	for (i = 0; i < 2; i++) {
+		const char *who = i ? "not-polled" : "polled";
+
+		printf("%-6s %-11s %8zu %10.0f %10.0f %10.0f %10.0f %12.0f\n", tname, who, s[i].n,
+		       s[i].mean * 1e3, s[i].p50 * 1e3, s[i].p90 * 1e3, s[i].p99 * 1e3, med[i]);
+		printf("@rtt %s %s %zu %.0f %.0f %.0f %.0f %.0f\n", tname, who, s[i].n,
+		       s[i].mean * 1e3, s[i].p50 * 1e3, s[i].p90 * 1e3, s[i].p99 * 1e3, med[i]);
+	}
+	printf("%-6s polled / not-polled: mean %.3f, median %.3f; per A-B-B-A quad (mean): "
+	       "min %.3f, median %.3f, max %.3f\n", tname, s[0].mean / s[1].mean,
+	       s[0].p50 / s[1].p50, qr[0], qr[quads / 2], qr[quads - 1]);
+	printf("@rttratio %s %.4f %.4f %.4f %.4f %.4f\n", tname, s[0].mean / s[1].mean,
+	       s[0].p50 / s[1].p50, qr[0], qr[quads / 2], qr[quads - 1]);
+	printf("@rttinfo %s %d %d %u %u %d %d\n", tname, nb, per_block, v[0].page->rtt_fires,
+	       v[1].page->rtt_fires, timers[0], timers[1]);
+
+	free(tmp);
+	for (i = 0; i < 2; i++) {
+		free(ns[i]);
+		free(blk[i]);
+		vcpu_destroy(&v[i]);
+	}
+	vm_destroy(&vm);
+}
+
+static void bench_rtt(int per_block, int quads, const char *which)
+{
+	bool off = strcmp(which, "armed"), armed = strcmp(which, "off");
+
+	printf("\n== e. KVM_RUN round trip (guest port write -> user space -> KVM_RUN again), "
+	       "one VM, vCPU 0 polled\n   (KVM_CAP_VCPU_POLL), vCPU 1 not, same guest loop, "
+	       "one thread; blocks A B B A; ns per round trip\n");
+	if (!has_poll) {
+		printf("n/a (no KVM_CAP_VCPU_POLL)\n@rtt na\n");
+		return;
+	}
+	pin(0);
+	if (off)
+		rtt_case(per_block, quads, false);
+	if (armed)
+		rtt_case(per_block, quads, true);
+}
+
 /* ---- main */
 
 static void usage(void)
@@ -982,7 +1136,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: pollbench wake [SAMPLES]\n"
 		"       pollbench pingpong [ROUNDTRIPS] [REPEATS] [spin|halt]\n"
-		"       pollbench scale [SAMPLES] [K...]   (default K: 1 64 256 1024)\n");
+		"       pollbench scale [SAMPLES] [K...]   (default K: 1 64 256 1024)\n"
+		"       pollbench rtt [PER_BLOCK] [QUADS] [off|armed|both]\n");
 	exit(2);
 }
 
@@ -1006,7 +1161,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
 		usage();
-	if (strcmp(argv[1], "wake") && strcmp(argv[1], "pingpong") && strcmp(argv[1], "scale"))
+	if (strcmp(argv[1], "wake") && strcmp(argv[1], "pingpong") && strcmp(argv[1], "scale") &&
+	    strcmp(argv[1], "rtt"))
 		usage();
 	kvm_open();
 	uname(&u);
@@ -1023,6 +1179,14 @@ int main(int argc, char **argv)
 			usage();
 		bench_pingpong(arg_int(argc, argv, 2, 20000, 1, 100000000),
 			       arg_int(argc, argv, 3, 5, 1, 1000), argc == 5 && !strcmp(argv[4], "halt"));
+	} else if (!strcmp(argv[1], "rtt")) {
+		const char *which = argc > 4 ? argv[4] : "both";
+
+		if (argc > 5 || (strcmp(which, "off") && strcmp(which, "armed") &&
+				 strcmp(which, "both")))
+			usage();
+		bench_rtt(arg_int(argc, argv, 2, 1000, 1, 10000000), arg_int(argc, argv, 3, 10, 1, 1000),
+			  which);
 	} else {
 		static const int def_k[] = { 1, 64, 256, 1024 };
 		int ks[16], nr_k = 0, i;
