@@ -59,7 +59,7 @@ dis() {
 			printf "%s\t+0x%x\t%s\n", fn, hex(a) - start, $0 }' |
 		sed -E 's/-?0x[0-9a-f]+\(%rip\)(.*)# [0-9a-f]+ <([^>]+)>$/<\2>(%rip)\1/
 			s/[ \t]+#.*$//; s/(call|j[a-z]+) +[0-9a-f]+ </\1 </
-			s/0xffffffff[0-9a-f]{8}/ADDR/g; s/-0x[0-9a-f]{7,8}\(/-ADDR(/g
+			s/0xffffffff8[0-9a-f]{7}/ADDR/g; s/-0x[0-9a-f]{7,8}\(/-ADDR(/g
 			s/ +/ /g; s/ $//' >"$2"
 	cut -f1,3 "$2" | sed -E 's/\+0x[0-9a-f]+>/+X>/g; s/0x[0-9a-f]+/N/g' >"$2.n"
 }
