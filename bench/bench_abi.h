@@ -55,6 +55,9 @@ struct bpage {
 	/* rtt: one-shot APIC timer, divide by 4 (4 ns a count), re-armed on expiry */
 	uint32_t rtt_tmict;		/* 0: timer left disarmed */
 	volatile uint32_t rtt_fires;	/* expiries, not counted in nr_irq */
+	/* ping-pong: the counted interrupts by vector, and the last 8 of them */
+	volatile uint32_t nr_ping, nr_pong, nr_other;
+	volatile uint32_t last_vec[8];	/* vector | count << 8, oldest first */
 };
 #endif
 

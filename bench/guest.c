@@ -61,10 +61,16 @@ void isr_handler(struct irq_frame *f)
 		apic_write(APIC_EOI, 0);
 		return;
 	}
-	if (vec == VEC_PING)
+	if (vec == VEC_PING) {
 		send_ipi(p->peer, VEC_PONG);
-	else if (vec == VEC_PONG)
+		p->nr_ping++;
+	} else if (vec == VEC_PONG) {
 		p->pong = 1;
+		p->nr_pong++;
+	} else {
+		p->nr_other++;
+	}
+	p->last_vec[p->nr_irq % 8] = vec | p->nr_irq << 8;
 	p->nr_irq++;
 	apic_write(APIC_EOI, 0);
 }

@@ -752,9 +752,22 @@ static void bench_pingpong(int count, int reps, bool halt)
 		if (v[0].page->stalls || v[1].page->stalls)
 			printf("run %d: waits of 100 ms or more: ping %u, pong %u\n", r + 1,
 			       v[0].page->stalls, v[1].page->stalls);
-		if (v[0].page->nr_irq != (uint32_t)count || v[1].page->nr_irq != (uint32_t)count)
+		if (v[0].page->nr_irq != (uint32_t)count || v[1].page->nr_irq != (uint32_t)count) {
+			for (i = 0; i < 2; i++) {
+				struct bpage *b = v[i].page;
+				uint32_t n = b->nr_irq, k;
+
+				printf("%s: %u interrupts: %u ping, %u pong, %u other; last:",
+				       i ? "pong" : "ping", n, b->nr_ping, b->nr_pong,
+				       b->nr_other);
+				for (k = n > 8 ? n - 8 : 0; k < n; k++)
+					printf(" #%u %#x", b->last_vec[k % 8] >> 8,
+					       b->last_vec[k % 8] & 0xff);
+				printf("\n");
+			}
 			die("ping-pong: %u/%u interrupts, expected %d", v[0].page->nr_irq,
 			    v[1].page->nr_irq, count);
+		}
 		us[r] = (t[0].t_end - t[0].t_start) / 1e3 / count;
 		printf("run %d: %.2f us per round trip (%.2f s)\n", r + 1, us[r],
 		       (t[0].t_end - t[0].t_start) / 1e9);
