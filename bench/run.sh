@@ -27,6 +27,9 @@ fi
 : "${RTT_BLOCK:=1000}" "${RTT_QUADS:=20}" "${RTT_BOCHS:=1}"
 hdr=$B/hdr/include
 declare -A kernel=([patched]=$B/out/arch/x86/boot/bzImage [base]=$B/out-base/arch/x86/boot/bzImage)
+# The base kernel it compares with: built here if missing (make base).
+[ -f "${kernel[base]}" ] || "$top/scripts/test.sh" base ||
+	{ echo "error: building the base kernel failed (make base)" >&2; exit 1; }
 for k in patched base; do
 	[ -f "${kernel[$k]}" ] || { echo "error: ${kernel[$k]} missing (make run builds build/out, make base build/out-base)" >&2; exit 1; }
 done
