@@ -8,7 +8,7 @@ help:
 	@echo "make run     build the patched kernel, boot it, show vCPU fds being polled"
 	@echo "make test    static checks + series tests + regression set; last line 'N passed, N failed, N skipped'"
 	@echo "make one T=TEST[@ARG,...] [EMU=qemu|bochs]  one test (e.g. T=x86/vcpu_poll_test@-t,ipi) on one emulator"
-	@echo "make static  static checks only (apply, checkpatch, docs, per-patch builds, shellcheck)"
+	@echo "make static  static checks only (apply, checkpatch, docs, per-patch and knob builds, W=1, shellcheck)"
 	@echo "make test-debug  series tests on a lockdep/KASAN/kmemleak kernel (FULL=1: + regression set)"
 	@echo "make test-kcsan  series tests on a KCSAN kernel"
 	@echo "make base    build the unpatched base kernel into $(B)/out-base (bench, baselines)"

@@ -15,16 +15,14 @@ out=$(realpath -m "$1"); shift
 frags=("$top/config/kvm.config" "$@")
 [ -f "$K/Makefile" ] || { echo "error: no kernel tree at $K (run 'make tree', or set KSRC)" >&2; exit 1; }
 mkdir -p "$out"
-export CCACHE_DIR=${CCACHE_DIR:-$B/ccache} CCACHE_BASEDIR=$B CCACHE_NOHASHDIR=1
-cc=gcc; command -v ccache >/dev/null && cc="ccache gcc"
 stamp=$(cat "${frags[@]}" | sha256sum | cut -c1-16)
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.fragstamp" 2>/dev/null)" != "$stamp" ]; then
 	echo "# [kbuild] configuring $out (tinyconfig + ${frags[*]##*/})"
 	rm -f "$out/.fragstamp"
 	clog=$out/config.log
-	{ make -s -C "$K" O="$out" CC="$cc" tinyconfig &&
+	{ make -s -C "$K" O="$out" CC="$KCC" tinyconfig &&
 	  KCONFIG_CONFIG="$out/.config" "$K/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" &&
-	  make -s -C "$K" O="$out" CC="$cc" olddefconfig; } >"$clog" 2>&1 ||
+	  make -s -C "$K" O="$out" CC="$KCC" olddefconfig; } >"$clog" 2>&1 ||
 		{ failed_log "$clog" "kernel configuration" >&2; exit 1; }
 	# every symbol's last assignment in the fragments must have survived
 	# ("# CONFIG_X is not set" counts as one: X must then not be set)
@@ -49,5 +47,5 @@ fi
 [ -n "$prep" ] && exit 0
 echo "# [kbuild] building bzImage in $out ($(nproc) jobs; times in docs/timings.md)"
 start=$(date +%s)
-run_logged kbuild "$out/build.log" "kernel build" make -C "$K" O="$out" CC="$cc" -j"$(nproc)" bzImage
+run_logged kbuild "$out/build.log" "kernel build" make -C "$K" O="$out" CC="$KCC" -j"$(nproc)" bzImage
 echo "# [kbuild] bzImage ready in $(($(date +%s) - start)) s: $out/arch/x86/boot/bzImage"

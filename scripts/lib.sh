@@ -7,6 +7,10 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${BUILD:-$top/build}
 K=${KSRC:-$B/linux}
 LOG_TAIL=30
+# Kernel builds compile with make CC="$KCC": through ccache when it is
+# installed, the cache in $B/ccache (kept by make clean).
+export CCACHE_DIR=${CCACHE_DIR:-$B/ccache} CCACHE_BASEDIR=$B CCACHE_NOHASHDIR=1
+KCC=gcc; command -v ccache >/dev/null && KCC="ccache gcc"
 
 # failed_log LOG WHAT: a failed step's real error: the tail of its log, and
 # the log's path ("# " lines: they pass through the TAP stream as comments).

@@ -7,7 +7,13 @@
 #   - Documentation/virt builds without warnings;
 #   - every patch builds on its own: arch/x86/kvm (with virt/kvm) as modules
 #     with KVM_WERROR=y, or the KVM selftests for selftest-only patches;
+#   - the last patch also builds with the kvm-x86 maintainer's knobs turned:
+#     KVM_SMM=n, KVM_XEN=y, PROVE_LOCKING=y, X86_64=n (config/knob-*.config);
+#   - W=1 gives no warning in arch/x86/kvm and virt/kvm that the base lacks;
 #   - shellcheck on the harness's scripts.
+# sparse (make C=2) is not run: Debian 12's sparse 0.6.4 is the newest apt
+# offers, and the 7.3 kernel's scripts/checker-valid.sh rejects it, so C=2
+# would check nothing.
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -84,7 +90,7 @@ for c in $(git -C "$wt" rev-list --reverse base..refs/harness/series); do
 		what="arch/x86/kvm with KVM=m KVM_INTEL=m KVM_AMD=m KVM_WERROR=y"
 		echo "# [static] patch $i: building $what"
 		KSRC=$wt "$top/scripts/kbuild.sh" --prepare-only "$obj" "$top/config/kvm-modules.config" >"$log" 2>&1 &&
-			run_logged static "$log" "patch $i build" make -C "$wt" O="$obj" -j"$(nproc)" arch/x86/kvm/ 2>/dev/null
+			run_logged static "$log" "patch $i build" make -C "$wt" O="$obj" CC="$KCC" -j"$(nproc)" arch/x86/kvm/ 2>/dev/null
 	else
 		what="KVM selftests"
 		echo "# [static] patch $i: building $what"
@@ -97,6 +103,71 @@ for c in $(git -C "$wt" rev-list --reverse base..refs/harness/series); do
 		nok "patch $i builds on its own ($what): $subj"; tailof "$log" "patch $i build"
 	fi
 done
+
+# The kvm-x86 maintainer's other knobs (Documentation/process/
+# maintainer-kvm-x86.rst, "Testing"), each turned from its default on top of
+# the per-patch configuration, on the series' last commit only: KVM_SMM=n,
+# KVM_XEN=y, PROVE_LOCKING=y, and a 32-bit kernel (X86_64=n: kvm, kvm-intel
+# and kvm-amd all still build in 7.3; the TDP MMU and guest_memfd are
+# 64-bit only).  One output directory per knob: build/out-knob-NAME.
+git -C "$wt" checkout -q --detach refs/harness/series
+for k in smm-off:KVM_SMM=n xen:KVM_XEN=y lockdep:PROVE_LOCKING=y i386:X86_64=n; do
+	name=${k%%:*} knob=${k#*:}
+	what="arch/x86/kvm with KVM=m KVM_INTEL=m KVM_AMD=m KVM_WERROR=y $knob"
+	obj=$B/out-knob-$name log=$B/out-knob-$name/build.log t0=$(date +%s)
+	mkdir -p "$obj"
+	echo "# [static] knob $knob: building $what (last patch, config/knob-$name.config)"
+	if KSRC=$wt "$top/scripts/kbuild.sh" --prepare-only "$obj" "$top/config/kvm-modules.config" \
+		"$top/config/knob-$name.config" >"$log" 2>&1 &&
+		run_logged static "$log" "knob $knob build" make -C "$wt" O="$obj" CC="$KCC" -j"$(nproc)" arch/x86/kvm/ 2>/dev/null; then
+		ok "the series builds with $knob ($what)"
+	else
+		nok "the series builds with $knob ($what)"; tailof "$log" "knob $knob build"
+	fi
+	echo "# [static] knob $knob: $(($(date +%s) - t0)) s"
+done
+
+# W=1: no warning that the base lacks.  All of arch/x86/kvm (virt/kvm
+# included: every object the series touches, and every user of the headers it
+# touches) is compiled with W=1 at tag base and at the series' last commit,
+# without -Werror (config/w1.config) so that every warning is collected.  The
+# warnings, paths made relative to the tree and line numbers dropped, are
+# compared as multisets: any the base does not have fails.
+w1=$B/out-w1
+w1_warnings() {  # w1_warnings NAME REV: $w1/NAME.log and the sorted $w1/NAME.warnings
+	w1log=$w1/$1.log
+	git -C "$wt" checkout -q --detach "$2" || return
+	# every object recompiled (from ccache when warm): the warnings of the
+	# whole build, not only of what changed since the last one
+	find "$w1/arch/x86/kvm" "$w1/virt/kvm" -name '*.o' -delete 2>/dev/null
+	run_logged static "$w1log" "W=1 build at $2" \
+		make -C "$wt" O="$w1" CC="$KCC" -j"$(nproc)" W=1 arch/x86/kvm/ 2>/dev/null || return
+	# the tree's path, absolute or as seen from $w1 (how kbuild passes it)
+	awk -v a="$wt/" -v r="$(realpath -m --relative-to="$w1" "$wt")/" '/(warning|error):/ {
+		for (i = index($0, a); i; i = index($0, a)) $0 = substr($0, 1, i - 1) substr($0, i + length(a))
+		for (i = index($0, r); i; i = index($0, r)) $0 = substr($0, 1, i - 1) substr($0, i + length(r))
+		print }' "$w1log" | sed -E 's#^\./##; s#^([^: ]+):[0-9]+(:[0-9]+)?:#\1:#' | LC_ALL=C sort >"$w1/$1.warnings"
+}
+what="W=1 adds no warning to arch/x86/kvm and virt/kvm (tag base vs the last patch)"
+echo "# [static] $what"
+t0=$(date +%s)
+w1log=$w1/head.log
+mkdir -p "$w1"
+if KSRC=$wt "$top/scripts/kbuild.sh" --prepare-only "$w1" "$top/config/kvm-modules.config" \
+	"$top/config/w1.config" >"$w1log" 2>&1 &&
+	w1_warnings head refs/harness/series && w1_warnings base base; then
+	new=$(LC_ALL=C comm -13 "$w1/base.warnings" "$w1/head.warnings")
+	if [ -z "$new" ]; then
+		ok "$what # base $(wc -l <"$w1/base.warnings"), series $(wc -l <"$w1/head.warnings") warnings"
+	else
+		nok "$what"; printf '%s\n' "$new" | sed 's/^/# new: /'
+		echo "# full logs: $w1/head.log $w1/base.log"
+	fi
+else
+	nok "$what"; tailof "$w1log" "W=1 build"
+fi
+git -C "$wt" checkout -q --detach refs/harness/series
+echo "# [static] W=1: $(($(date +%s) - t0)) s"
 
 # The harness's own shell scripts (settings in .shellcheckrc).
 mapfile -t sh < <(cd "$top" && { ls scripts/*.sh scripts/guest/*.sh bench/*.sh; echo .ci/run; })
