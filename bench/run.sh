@@ -7,8 +7,10 @@
 # --quick: few samples, to try the script itself.  Environment overrides:
 # WAKE_SAMPLES (2000), PP_ROUNDTRIPS (20000), PP_RUNS (5), SCALE_SAMPLES
 # (1000), SCALE_K ("1 64 256 1024"), RTT_BLOCK (1000), RTT_QUADS (20),
-# RTT_BOCHS (1; 0: no Bochs boot), RUN_GUEST (scripts/run-guest.sh),
-# TIMEOUT_EACH (900).  Exit 0 if every benchmark produced its data.
+# RTT_BOCHS (1; 0: no Bochs boot), PP_BOOTS (4: boots that run the
+# ping-pong, kernels in the order patched base base patched, repeated),
+# RUN_GUEST (scripts/run-guest.sh), TIMEOUT_EACH (900).  Exit 0 if every
+# benchmark produced its data.
 set -euo pipefail
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -23,7 +25,7 @@ if [ "${1:-}" = --quick ]; then
 fi
 [ $# -eq 0 ] || { sed -n '2,10s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 : "${WAKE_SAMPLES:=2000}" "${PP_ROUNDTRIPS:=20000}" "${PP_RUNS:=5}" "${SCALE_SAMPLES:=1000}"
-: "${SCALE_K:=1 64 256 1024}" "${RUN_GUEST:=$top/scripts/run-guest.sh}" "${TIMEOUT_EACH:=900}"
+: "${PP_BOOTS:=4}" "${SCALE_K:=1 64 256 1024}" "${RUN_GUEST:=$top/scripts/run-guest.sh}" "${TIMEOUT_EACH:=900}"
 : "${RTT_BLOCK:=1000}" "${RTT_QUADS:=20}" "${RTT_BOCHS:=1}"
 hdr=$B/hdr/include
 declare -A kernel=([patched]=$B/out/arch/x86/boot/bzImage [base]=$B/out-base/arch/x86/boot/bzImage)
@@ -55,6 +57,16 @@ rtt=pollbench@rtt,$RTT_BLOCK,$RTT_QUADS,both
 declare -A tests=([patched]="$wake $pp $scale $rtt" [base]="$wake $pp" [bochs]="$rtt")
 kernel[bochs]=${kernel[patched]}
 boots=(patched base)
+# The ping-pong compares the kernels over PP_BOOTS boots in ABBA order: one
+# boot of each shows the boot order and the between-boot spread as much as
+# the kernels (issue 16).  Boots 1 and 2 are the two above; the others run
+# only the ping-pong.
+case $PP_BOOTS in ''|*[!0-9]*|0|1) echo "error: PP_BOOTS must be a number >= 2" >&2; exit 2 ;; esac
+abba=(patched base base patched) pp_boots=(patched base)
+for ((i = 3; i <= PP_BOOTS; i++)); do
+	k=${abba[(i - 1) % 4]}
+	boots+=("pp$i-$k"); kernel[pp$i-$k]=${kernel[$k]}; tests[pp$i-$k]=$pp; pp_boots+=("pp$i-$k")
+done
 [ "$RTT_BOCHS" = 0 ] || boots+=(bochs)
 for k in "${boots[@]}"; do
 	say "booting the $k kernel: ${tests[$k]}"
@@ -230,26 +242,39 @@ plot || say "gnuplot failed"
 	table base "$wake" | sed 's/^/   /'
 
 	echo
-	echo "b. Kick hot path: IPI ping-pong, $PP_ROUNDTRIPS round trips per run, VM never polls (us per round trip)"
+	echo "b. Kick hot path: IPI ping-pong, $PP_ROUNDTRIPS round trips x $PP_RUNS runs per boot, VM never polls (us per round trip),"
+	echo "   ${#pp_boots[@]} boots in the order ${pp_boots[*]##*-}"
 	table patched "$pp" | grep -E '^ +vCPUs' | sed 's/^ */   /'
-	paste <(data patched "$pp" pingpong | awk '{ print $3 }') <(data base "$pp" pingpong | awk '{ print $3 }') |
-		awk -F'\t' '
-		{ n++; p[n] = $1; b[n] = $2; printf "   run %d: patched %9s   base %9s\n", n, $1, $2 }
-		function st(a, nn, what,    i, s, v, mn, mx) {
-			s = 0; mn = 1e30; mx = 0
-			for (i = 1; i <= nn; i++) { s += a[i]; if (a[i] < mn) mn = a[i]; if (a[i] > mx) mx = a[i] }
-			m[what] = s / nn; v = 0
-			for (i = 1; i <= nn; i++) v += (a[i] - m[what]) ^ 2
-			sd = nn > 1 ? sqrt(v / (nn - 1)) : 0
-			printf "   %-7s mean %9.2f  stdev %7.2f (%.1f%%)  min %9.2f  max %9.2f\n", what, m[what], sd,
-				100 * sd / m[what], mn, mx
+	for ((i = 0; i < ${#pp_boots[@]}; i++)); do
+		b=${pp_boots[i]}
+		data "$b" "$pp" pingpong | awk -v i=$((i + 1)) -v k="${b##*-}" '{ print i, k, $3 }'
+	done | awk '
+		function median(a, n,    i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 		}
+		{ s[$1] += $3; c[$1]++; kern[$1] = $2; all[$2, ++n[$2]] = $3; if ($1 > nb) nb = $1 }
 		END {
-			if (!n || p[1] == "" || b[1] == "") { print "   (data missing)"; exit }
-			st(p, n, "patched"); st(b, n, "base")
-			printf "   ratio patched / base (means): %.4f\n", m["patched"] / m["base"]
+			for (i = 1; i <= nb; i++) {
+				if (!c[i]) { printf "   boot %d: (data missing)\n", i; bad = 1; continue }
+				bm[i] = s[i] / c[i]; printf "   boot %d, %-7s mean %9.2f over %d runs\n", i, kern[i], bm[i], c[i]
+				km[kern[i]] += bm[i]; kc[kern[i]]++
+			}
+			if (bad || !kc["patched"] || !kc["base"]) { print "   (data missing)"; exit }
+			for (k in kc) { km[k] /= kc[k]; for (j = 1; j <= n[k]; j++) v[j] = all[k, j]; med[k] = median(v, n[k]) }
+			printf "   patched: mean of boot means %.2f, median of runs %.2f; base: %.2f, %.2f\n",
+				km["patched"], med["patched"], km["base"], med["base"]
+			printf "   ratio patched / base: of means %.4f, of medians %.4f\n",
+				km["patched"] / km["base"], med["patched"] / med["base"]
+			# each ABBA half: boots (1,2), (4,3), (5,6), (8,7)...
+			mn = 1e30; mx = 0
+			for (i = 1; i + 1 <= nb; i += 2) {
+				r = kern[i] == "patched" ? bm[i] / bm[i + 1] : bm[i + 1] / bm[i]
+				if (r < mn) mn = r; if (r > mx) mx = r; np++
+			}
+			printf "   ratio per pair of adjacent boots (%d pairs): min %.4f, max %.4f\n", np, mn, mx
 		}'
-	for k in patched base; do  # the guests count waits of 100 ms or more (lost wake-ups)
+	for k in "${pp_boots[@]}"; do  # the guests count waits of 100 ms or more (lost wake-ups)
 		data "$k" "$pp" ppstall | awk -v k="$k" '{ s += $3 + $4; n++ }
 			END { if (n) printf "   %s: waits of 100 ms or more (ping + pong): %d\n", k, s }'
 		output "$k" "$pp" | grep -A2 'STALLED' | sed "s/^/   $k: /" || true
