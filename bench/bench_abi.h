@@ -54,6 +54,7 @@ struct bpage {
 	uint32_t exc_eip;
 	/* rtt: one-shot APIC timer, divide by 4 (4 ns a count), re-armed on expiry */
 	uint32_t rtt_tmict;		/* 0: timer left disarmed */
+	uint32_t rtt_rearm;		/* write rtt_tmict again before every exit */
 	volatile uint32_t rtt_fires;	/* expiries, not counted in nr_irq */
 	/* ping-pong: the counted interrupts by vector, and the last 8 of them */
 	volatile uint32_t nr_ping, nr_pong, nr_other;

@@ -172,6 +172,8 @@ void guest_main(u32 id)
 			apic_write(APIC_TMICT, p->rtt_tmict);
 		}
 		for (;;) {
+			if (p->rtt_rearm)	/* the guest reprograms the timer */
+				apic_write(APIC_TMICT, p->rtt_tmict);
 			outl(PORT_DONE, p->nr_irq);
 			asm volatile("sti; nop; cli" : : : "memory");
 		}

@@ -5,7 +5,7 @@
  *   pollbench wake [SAMPLES]                 wake-up latency, per method
  *   pollbench pingpong [ROUNDTRIPS] [REPS]   IPI ping-pong, VM never polls
  *   pollbench scale [SAMPLES] [K,K,...]      K vCPU fds in one epoll set
- *   pollbench rtt [PER_BLOCK] [QUADS] [off|armed|both]
+ *   pollbench rtt [PER_BLOCK] [QUADS] [off|armed|rearm|both|all]
  *                                            KVM_RUN round trip, polled/not
  *
  * Numbers only, no pass/fail on timings.  Besides readable tables, lines
@@ -1035,12 +1035,17 @@ static void rtt_block(struct vcpu *v, int n, uint64_t *ns)
  * with KVM_CAP_VCPU_POLL enabled (A) and one without (B), both driven by
  * this thread.  Blocks of @per_block round trips in the order A B B A,
  * @quads times, after one warm-up block each; a linear drift in host speed
- * costs A and B alike within each quad.  @armed: the guest's APIC timer is
- * armed far in the future (one-shot, 10 s, re-armed when it fires).
+ * costs A and B alike within each quad.  @timer: RTT_OFF, the guest's APIC
+ * timer stays disarmed; RTT_ARMED, it is armed far in the future (one-shot,
+ * 10 s, re-armed when it fires); RTT_REARM, the guest also writes it again
+ * before every exit to user space.
  */
-static void rtt_case(int per_block, int quads, bool armed)
+enum rtt_timer { RTT_OFF, RTT_ARMED, RTT_REARM };
+
+static void rtt_case(int per_block, int quads, enum rtt_timer timer)
 {
-	const char *tname = armed ? "armed" : "off";
+	static const char *const names[] = { "off", "armed", "rearm" };
+	const char *tname = names[timer];
 	int nb = 2 * quads, n = nb * per_block, i, q, timers[2];
 	uint64_t *ns[2], *blk[2], *tmp;
 	double qr[quads], med[2];
@@ -1051,7 +1056,8 @@ static void rtt_case(int per_block, int quads, bool armed)
 	vm_create(&vm, 2);
 	for (i = 0; i < 2; i++) {
 		vcpu_create(&v[i], &vm, i, BG_RTT);
-		v[i].page->rtt_tmict = armed ? 2500000000u : 0;
+		v[i].page->rtt_tmict = timer != RTT_OFF ? 2500000000u : 0;
+		v[i].page->rtt_rearm = timer == RTT_REARM;
 		vcpu_run_done(&v[i]);		/* set up, timer armed */
 		ns[i] = xcalloc(n, sizeof(*ns[i]));
 		blk[i] = xcalloc(nb, sizeof(*blk[i]));
@@ -1126,7 +1132,7 @@ static void rtt_case(int per_block, int quads, bool armed)
 
 static void bench_rtt(int per_block, int quads, const char *which)
 {
-	bool off = strcmp(which, "armed"), armed = strcmp(which, "off");
+	bool all = !strcmp(which, "all"), both = all || !strcmp(which, "both");
 
 	printf("\n== e. KVM_RUN round trip (guest port write -> user space -> KVM_RUN again), "
 	       "one VM, vCPU 0 polled\n   (KVM_CAP_VCPU_POLL), vCPU 1 not, same guest loop, "
@@ -1136,10 +1142,12 @@ static void bench_rtt(int per_block, int quads, const char *which)
 		return;
 	}
 	pin(0);
-	if (off)
-		rtt_case(per_block, quads, false);
-	if (armed)
-		rtt_case(per_block, quads, true);
+	if (both || !strcmp(which, "off"))
+		rtt_case(per_block, quads, RTT_OFF);
+	if (both || !strcmp(which, "armed"))
+		rtt_case(per_block, quads, RTT_ARMED);
+	if (all || !strcmp(which, "rearm"))
+		rtt_case(per_block, quads, RTT_REARM);
 }
 
 /* ---- main */
@@ -1150,7 +1158,7 @@ static void usage(void)
 		"usage: pollbench wake [SAMPLES]\n"
 		"       pollbench pingpong [ROUNDTRIPS] [REPEATS] [spin|halt]\n"
 		"       pollbench scale [SAMPLES] [K...]   (default K: 1 64 256 1024)\n"
-		"       pollbench rtt [PER_BLOCK] [QUADS] [off|armed|both]\n");
+		"       pollbench rtt [PER_BLOCK] [QUADS] [off|armed|rearm|both|all]\n");
 	exit(2);
 }
 
@@ -1196,7 +1204,8 @@ int main(int argc, char **argv)
 		const char *which = argc > 4 ? argv[4] : "both";
 
 		if (argc > 5 || (strcmp(which, "off") && strcmp(which, "armed") &&
-				 strcmp(which, "both")))
+				 strcmp(which, "rearm") && strcmp(which, "both") &&
+				 strcmp(which, "all")))
 			usage();
 		bench_rtt(arg_int(argc, argv, 2, 1000, 1, 10000000), arg_int(argc, argv, 3, 10, 1, 1000),
 			  which);
