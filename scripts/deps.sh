@@ -20,10 +20,10 @@ deps=(
 	/usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev
 	/usr/include/liburing.h:liburing-dev /usr/include/stdio.h:build-essential
 	/usr/include/uuid/uuid.h:uuid-dev
-	# static checks: checkpatch (spdxcheck needs python3-git), htmldocs, shellcheck
+	# static checks: checkpatch (spdxcheck needs python3-git), htmldocs, shellcheck, sparse
 	py:git:python3-git py:ply:python3-ply py:yaml:python3-yaml
 	sphinx-build:python3-sphinx py:sphinx_rtd_theme:python3-sphinx-rtd-theme
-	shellcheck:shellcheck
+	shellcheck:shellcheck sparse:sparse
 	# guests: initramfs, QEMU, Bochs and its boot CD
 	/bin/busybox:busybox-static qemu-system-x86_64:qemu-system-x86
 	/usr/share/qemu/qboot.rom:qemu-system-data

@@ -9,11 +9,10 @@
 #     with KVM_WERROR=y, or the KVM selftests for selftest-only patches;
 #   - the last patch also builds with the kvm-x86 maintainer's knobs turned:
 #     KVM_SMM=n, KVM_XEN=y, PROVE_LOCKING=y, X86_64=n (config/knob-*.config);
-#   - W=1 gives no warning in arch/x86/kvm and virt/kvm that the base lacks;
+#   - W=1 gives no warning in arch/x86/kvm and virt/kvm that the base lacks,
+#     and neither does sparse (make C=2, through scripts/sparse-compat.sh:
+#     Debian 12's sparse 0.6.4, which Linux 7.3 rejects unless helped);
 #   - shellcheck on the harness's scripts.
-# sparse (make C=2) is not run: Debian 12's sparse 0.6.4 is the newest apt
-# offers, and the 7.3 kernel's scripts/checker-valid.sh rejects it, so C=2
-# would check nothing.
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -127,14 +126,24 @@ for k in smm-off:KVM_SMM=n xen:KVM_XEN=y lockdep:PROVE_LOCKING=y i386:X86_64=n; 
 	echo "# [static] knob $knob: $(($(date +%s) - t0)) s"
 done
 
-# W=1: no warning that the base lacks.  All of arch/x86/kvm (virt/kvm
-# included: every object the series touches, and every user of the headers it
-# touches) is compiled with W=1 at tag base and at the series' last commit,
-# without -Werror (config/w1.config) so that every warning is collected.  The
-# warnings, paths made relative to the tree and line numbers dropped, are
-# compared as multisets: any the base does not have fails.
+# W=1 and sparse: no warning that the base lacks.  All of arch/x86/kvm
+# (virt/kvm included: every object the series touches, and every user of the
+# headers it touches) is compiled with W=1 at tag base and at the series' last
+# commit, without -Werror (config/w1.config) so that every warning is
+# collected, then checked with sparse (C=2: every source file, nothing
+# recompiled).  The warnings, paths made relative to the tree and line
+# numbers dropped, are compared as multisets: any the base does not have
+# fails.  sparse 0.6.4 stops reporting warnings for a file after an error
+# (some macros are too long for it): such files are named, as partly checked.
 w1=$B/out-w1
-w1_warnings() {  # w1_warnings NAME REV: $w1/NAME.log and the sorted $w1/NAME.warnings
+warnings_of() {  # warnings_of LOG: its warnings and errors, normalised and sorted
+	# the tree's path, absolute or as seen from $w1 (how kbuild passes it)
+	awk -v a="$wt/" -v r="$(realpath -m --relative-to="$w1" "$wt")/" '/(warning|error):/ {
+		for (i = index($0, a); i; i = index($0, a)) $0 = substr($0, 1, i - 1) substr($0, i + length(a))
+		for (i = index($0, r); i; i = index($0, r)) $0 = substr($0, 1, i - 1) substr($0, i + length(r))
+		print }' "$1" | sed -E 's#^\./##; s#^([^: ]+):[0-9]+(:[0-9]+)?:#\1:#' | LC_ALL=C sort
+}
+w1_warnings() {  # w1_warnings NAME REV: $w1/NAME{,-sparse}.log and the sorted .warnings
 	w1log=$w1/$1.log
 	git -C "$wt" checkout -q --detach "$2" || return
 	# every object recompiled (from ccache when warm): the warnings of the
@@ -142,32 +151,44 @@ w1_warnings() {  # w1_warnings NAME REV: $w1/NAME.log and the sorted $w1/NAME.wa
 	find "$w1/arch/x86/kvm" "$w1/virt/kvm" -name '*.o' -delete 2>/dev/null
 	run_logged static "$w1log" "W=1 build at $2" \
 		make -C "$wt" O="$w1" CC="$KCC" -j"$(nproc)" W=1 arch/x86/kvm/ 2>/dev/null || return
-	# the tree's path, absolute or as seen from $w1 (how kbuild passes it)
-	awk -v a="$wt/" -v r="$(realpath -m --relative-to="$w1" "$wt")/" '/(warning|error):/ {
-		for (i = index($0, a); i; i = index($0, a)) $0 = substr($0, 1, i - 1) substr($0, i + length(a))
-		for (i = index($0, r); i; i = index($0, r)) $0 = substr($0, 1, i - 1) substr($0, i + length(r))
-		print }' "$w1log" | sed -E 's#^\./##; s#^([^: ]+):[0-9]+(:[0-9]+)?:#\1:#' | LC_ALL=C sort >"$w1/$1.warnings"
+	warnings_of "$w1log" >"$w1/$1.warnings"
+	w1log=$w1/$1-sparse.log
+	run_logged static "$w1log" "sparse at $2" make -C "$wt" O="$w1" CC="$KCC" -j"$(nproc)" W=1 \
+		C=2 CHECK="$top/scripts/sparse-compat.sh" arch/x86/kvm/ 2>/dev/null || return
+	# kbuild prints "CHECK file" for each file it checked (none: C=2 was
+	# dropped, e.g. because checker-valid.sh rejected the checker)
+	grep -q '^ *CHECK ' "$w1log" ||
+		{ echo "error: sparse checked nothing, see $w1log" >&2; return 1; }
+	warnings_of "$w1log" >"$w1/$1-sparse.warnings"
+}
+# compare NAME WHAT: "ok" if $w1/head-NAME has no warning that base-NAME lacks
+compare() {
+	local new
+	new=$(LC_ALL=C comm -13 "$w1/base$1.warnings" "$w1/head$1.warnings")
+	if [ -z "$new" ]; then
+		ok "$2 # base $(wc -l <"$w1/base$1.warnings"), series $(wc -l <"$w1/head$1.warnings") warnings${3:+; $3}"
+	else
+		nok "$2"; printf '%s\n' "$new" | sed 's/^/# new: /'
+		echo "# full logs: $w1/head$1.log $w1/base$1.log"
+	fi
 }
 what="W=1 adds no warning to arch/x86/kvm and virt/kvm (tag base vs the last patch)"
-echo "# [static] $what"
+swhat="sparse adds no warning to arch/x86/kvm and virt/kvm (tag base vs the last patch)"
+echo "# [static] $what; $swhat"
 t0=$(date +%s)
 w1log=$w1/head.log
 mkdir -p "$w1"
 if KSRC=$wt "$top/scripts/kbuild.sh" --prepare-only "$w1" "$top/config/kvm-modules.config" \
 	"$top/config/w1.config" >"$w1log" 2>&1 &&
 	w1_warnings head refs/harness/series && w1_warnings base base; then
-	new=$(LC_ALL=C comm -13 "$w1/base.warnings" "$w1/head.warnings")
-	if [ -z "$new" ]; then
-		ok "$what # base $(wc -l <"$w1/base.warnings"), series $(wc -l <"$w1/head.warnings") warnings"
-	else
-		nok "$what"; printf '%s\n' "$new" | sed 's/^/# new: /'
-		echo "# full logs: $w1/head.log $w1/base.log"
-	fi
+	compare "" "$what"
+	partly=$(grep -h ': error:' "$w1/head-sparse.warnings" | cut -d: -f1 | sort -u | paste -sd' ')
+	compare -sparse "$swhat" "${partly:+sparse stopped at an error in (partly checked): $partly}"
 else
-	nok "$what"; tailof "$w1log" "W=1 build"
+	nok "$what"; nok "$swhat"; tailof "$w1log" "W=1 build or sparse"
 fi
 git -C "$wt" checkout -q --detach refs/harness/series
-echo "# [static] W=1: $(($(date +%s) - t0)) s"
+echo "# [static] W=1 and sparse: $(($(date +%s) - t0)) s"
 
 # The harness's own shell scripts (settings in .shellcheckrc).
 mapfile -t sh < <(cd "$top" && { ls scripts/*.sh scripts/guest/*.sh bench/*.sh; echo .ci/run; })
