@@ -27,6 +27,8 @@ deps=(
 	# guests: initramfs, QEMU, Bochs and its boot CD
 	/bin/busybox:busybox-static qemu-system-x86_64:qemu-system-x86
 	/usr/share/qemu/qboot.rom:qemu-system-data
+	# QEMU inside the test guest (config/qemu-in-guest.conf): SeaBIOS for kvm-unit-tests
+	/usr/share/seabios/bios-256k.bin:seabios
 	bochs:bochs /usr/share/bochs/BIOS-bochs-latest:bochsbios
 	/usr/share/vgabios/vgabios.bin:vgabios xorriso:xorriso
 	/usr/lib/ISOLINUX/isolinux.bin:isolinux

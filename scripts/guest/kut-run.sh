@@ -1,0 +1,28 @@
+#!/bin/sh
+# shellcheck shell=dash
+# In the guest: run one kvm-unit-test under QEMU + KVM as its x86/run would
+# (the settings of /vmm/qemu.conf, config/qemu-in-guest.conf on the host), and
+# turn its exit status into the harness': 0 passed, 4 skipped, other failed.
+#   kut-run.sh NAME FILE SMP TIMEOUT CHECK TEST_ARGS [QEMU_PARAMS...]
+# CHECK: "PATH=VALUE ..." (unittests.cfg's check): the test is skipped unless
+# every PATH holds VALUE.  The scripts of scripts/vmm-tests.sh call it.
+# shellcheck source=../../config/qemu-in-guest.conf  # it is /vmm/qemu.conf in the guest
+. /vmm/qemu.conf
+name=$1 file=$2 smp=$3 t=$4 check=$5 args=$6; shift 6
+for c in $check; do
+	v=$(cat "${c%%=*}" 2>/dev/null)
+	[ "$v" = "${c#*=}" ] || { echo "SKIP: ${c%%=*} is '${v:-missing}', $name needs '${c#*=}'"; exit 4; }
+done
+# shellcheck disable=SC2086  # the settings and QEMU_PARAMS: one word each
+set -- $qemu $kut_args -smp "$smp" -kernel "/vmm/kut/$file" "$@" -append "$args"
+echo "KUT-CMD timeout $t $*"
+timeout -s KILL "$t" "$@"  # KILL: QEMU exits 0 on the TERM of timeout
+rc=$?
+case $rc in
+1) exit 0 ;;                           # the test's exit(0): (0 << 1) | 1
+77) exit 4 ;;                          # all skipped: 38 << 1 | 1; it printed "SKIP: why"
+3) echo "KUT-FAIL $name: unexpected failures (see FAIL lines above)"; exit 1 ;;
+137) echo "KUT-FAIL $name: timed out after $t s (killed)"; exit 1 ;;
+0) echo "KUT-FAIL $name: QEMU exited 0: the test stopped without reporting (shutdown, triple fault)"; exit 1 ;;
+*) echo "KUT-FAIL $name: QEMU exit status $rc"; exit "$rc" ;;
+esac
