@@ -23,6 +23,7 @@ case $rc in
 77) exit 4 ;;                          # all skipped: 38 << 1 | 1; it printed "SKIP: why"
 3) echo "KUT-FAIL $name: unexpected failures (see FAIL lines above)"; exit 1 ;;
 137) echo "KUT-FAIL $name: timed out after $t s (killed)"; exit 1 ;;
+127) echo "KUT-FAIL $name: QEMU did not start (127; the loader's message above names a missing library)"; exit 1 ;;
 0) echo "KUT-FAIL $name: QEMU exited 0: the test stopped without reporting (shutdown, triple fault)"; exit 1 ;;
 *) echo "KUT-FAIL $name: QEMU exit status $rc"; exit "$rc" ;;
 esac
