@@ -16,14 +16,19 @@ done
 # shellcheck disable=SC2086  # the settings and QEMU_PARAMS: one word each
 set -- $qemu $kut_args -smp "$smp" -kernel "/vmm/kut/$file" "$@" -append "$args"
 echo "KUT-CMD timeout $t $*"
-timeout -s KILL "$t" "$@"  # KILL: QEMU exits 0 on the TERM of timeout
-rc=$?
+# QEMU's own errors exit 1 too: a test passed only if it printed its SUMMARY
+log=/tmp/kut.$$
+{ timeout -s KILL "$t" "$@" 2>&1; echo $? >"$log.rc"; } | tee "$log"  # KILL: QEMU exits 0 on timeout's TERM
+rc=$(cat "$log.rc"); grep -q '^SUMMARY: ' "$log" && sum=1 || sum=''
+lib=$(grep -m1 'error while loading shared libraries' "$log")
+rm -f "$log" "$log.rc"
+[ -z "$lib" ] || { echo "KUT-FAIL $name: QEMU did not start: $lib"; exit 1; }
 case $rc in
-1) exit 0 ;;                           # the test's exit(0): (0 << 1) | 1
-77) exit 4 ;;                          # all skipped: 38 << 1 | 1; it printed "SKIP: why"
+1|77) if [ -z "$sum" ]; then echo "KUT-FAIL $name: QEMU exit status $rc without the test's SUMMARY line: QEMU failed"; exit 1; fi
+      [ "$rc" = 1 ] && exit 0         # the test's exit(0): (0 << 1) | 1
+      exit 4 ;;                        # all skipped: 38 << 1 | 1; it printed "SKIP: why"
 3) echo "KUT-FAIL $name: unexpected failures (see FAIL lines above)"; exit 1 ;;
 137) echo "KUT-FAIL $name: timed out after $t s (killed)"; exit 1 ;;
-127) echo "KUT-FAIL $name: QEMU did not start (127; the loader's message above names a missing library)"; exit 1 ;;
 0) echo "KUT-FAIL $name: QEMU exited 0: the test stopped without reporting (shutdown, triple fault)"; exit 1 ;;
-*) echo "KUT-FAIL $name: QEMU exit status $rc"; exit "$rc" ;;
+*) echo "KUT-FAIL $name: exit status $rc (a test's exit(N) is (N << 1) | 1; 127: abort(), e.g. an unhandled exception)"; exit 1 ;;
 esac

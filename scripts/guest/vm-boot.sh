@@ -28,7 +28,7 @@ done
 r=$(cat "$res" 2>/dev/null); rm -f "$res"
 rc=$(echo "$r" | sed -n 's/^rc //p')
 echo "NOTE: QEMU -smp $smp: the VM's /init ran $(echo "$r" | sed -n 's/^init //p') s after QEMU started, QEMU exited after $(echo "$r" | sed -n 's/^exit //p') s (exit ${rc:-?})"
-[ "$rc" != 127 ] || { echo "VM-FAIL QEMU did not start (127; the loader's message above names a missing library)"; exit 1; }
+[ "$rc" != 127 ] || { echo "VM-FAIL QEMU did not start (exit 127; the loader's message above names a missing library)"; exit 1; }
 case $r in *init*) ;; *) echo "VM-FAIL the VM's /init did not run (QEMU exit ${rc:-?})"; exit 1 ;; esac
 case $r in *cpus*) ;; *) echo "VM-FAIL not all $smp CPUs came up in the VM"; exit 1 ;; esac
 [ "$rc" = 0 ] || { echo "VM-FAIL QEMU exit status $rc (137: killed after $vm_timeout s)"; exit 1; }
