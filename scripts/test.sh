@@ -113,7 +113,7 @@ main() {
 		[ -f "$bz" ] || { echo "not ok - base kernel $bz: run make base first"; return; }
 		mapfile -t ts < <(scripts/kut.sh "$B/kut" >/dev/null && scripts/vmm-tests.sh --list "$B/kut")
 		mapfile -t -O ${#ts[@]} ts < <(tests_for qemu vm)
-		vmm_guest "$bz" "$B/guest/kut-base" "qemu-{cpu}-base" "${ts[@]}"
+		vmm_guest "$bz" "$B/guest/kut-base" "qemu-{cpu}-vmm-base" "${ts[@]}"
 		scripts/kut-table.sh "$B/guest/kut-base/guest" >"$B/kut-base.md" &&
 			echo "# [test] per-test table for docs/kut-base.md: $B/kut-base.md"
 		echo "# total time $(($(date +%s) - t0)) s"
@@ -121,7 +121,7 @@ main() {
 	kut)
 		if [ -n "${KERNEL:-}" ]; then
 			mapfile -t ts < <(tests_for qemu kut vm)
-			vmm_guest "$KERNEL" "$B/guest/vmm" "qemu-{cpu}" "${ts[@]}"
+			vmm_guest "$KERNEL" "$B/guest/vmm" "qemu-{cpu}-vmm" "${ts[@]}"
 			echo "# total time $(($(date +%s) - t0)) s"
 			return
 		fi ;;
@@ -161,7 +161,7 @@ main() {
 	case $mode in
 	kut)
 		mapfile -t ts < <(tests_for qemu kut vm)
-		vmm_guest "$bz" "$B/guest/vmm" "qemu-{cpu}" "${ts[@]}"
+		vmm_guest "$bz" "$B/guest/vmm" "qemu-{cpu}-vmm" "${ts[@]}"
 		echo "# total time $(($(date +%s) - t0)) s"
 		return ;;
 	esac
@@ -181,7 +181,7 @@ main() {
 		guest "$bz" "$B/kst" "$B/guest/qemu" "${ts[@]}"
 		# QEMU + KVM inside the booted kernel: kvm-unit-tests, a real VM
 		mapfile -t ts < <(tests_for qemu kut vm)
-		[ ${#ts[@]} = 0 ] || vmm_guest "$bz" "$B/guest/vmm" "qemu-{cpu}" "${ts[@]}"
+		[ ${#ts[@]} = 0 ] || vmm_guest "$bz" "$B/guest/vmm" "qemu-{cpu}-vmm" "${ts[@]}"
 		mapfile -t ts < <(tests_for bochs)
 		[ ${#ts[@]} = 0 ] || guest --emulator bochs "$bz" "$B/kst" "$B/guest/bochs" "${ts[@]}"
 		# the series' tests on the lockdep/KASAN/kmemleak kernel
