@@ -10,7 +10,7 @@ set -euo pipefail
 deps=(
 	# shell tools of the scripts
 	bash:- sed:- grep:- awk:- tar:- gzip:- find:- xargs:- sort:- cut:- tr:-
-	tac:- sha256sum:- stat:- timeout:- install:- mktemp:- realpath:- nproc:-
+	tac:- sha256sum:- stat:- timeout:- install:- mktemp:- realpath:- nproc:- getopt:-
 	date:- head:- tail:- wc:- paste:- tee:- sha1sum:- uname:- id:- cmp:- diff:- comm:-
 	dpkg-deb:- dpkg-query:- apt-get:- apt-cache:- ldd:- unshare:- xz:xz-utils
 	# fetch, tree, build (kernel, selftests, demo VMM, bench)
