@@ -17,8 +17,9 @@
 #                   and a real Linux VM (config/tests.conf sets kut and vm);
 #                   builds the kernel, or KERNEL=BZIMAGE boots that one
 #   test.sh kut-base  every kvm-unit-test and the real VM on the unpatched
-#                   base (KERNEL=, default build/out-base): the baseline of
-#                   docs/kut-base.md, its table in build/kut-base.md
+#                   base (build/out-base): the baseline of docs/kut-base.md,
+#                   its table in build/kut-base.md; KERNEL=BZIMAGE: on that
+#                   kernel (build/kut-all.md), to compare
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -120,14 +121,15 @@ main() {
 	echo "# [test] make $mode: TAP stream saved in $B/$mode.tap"
 	step "install dependencies" scripts/deps.sh || return
 	case $mode in
-	kut-base)
-		local bz=${KERNEL:-$B/out-base/arch/x86/boot/bzImage}
+	kut-base)  # KERNEL=: the same on another kernel (e.g. the patched one, to compare)
+		local bz=${KERNEL:-$B/out-base/arch/x86/boot/bzImage} n=kut-base
+		[ -z "${KERNEL:-}" ] || n=kut-all
 		[ -f "$bz" ] || { echo "not ok - base kernel $bz: run make base first"; return; }
 		mapfile -t ts < <(scripts/kut.sh "$B/kut" >/dev/null && scripts/vmm-tests.sh --list "$B/kut")
 		mapfile -t -O ${#ts[@]} ts < <(tests_for qemu vm)
-		vmm_guest "$bz" "$B/guest/kut-base" "qemu-{cpu}-vmm-base" "${ts[@]}"
-		scripts/kut-table.sh "$B/guest/kut-base/guest" >"$B/kut-base.md" &&
-			echo "# [test] per-test table for docs/kut-base.md: $B/kut-base.md"
+		vmm_guest "$bz" "$B/guest/$n" "qemu-{cpu}-vmm-${n#kut-}" "${ts[@]}"
+		scripts/kut-table.sh "$B/guest/$n/guest" >"$B/$n.md" &&
+			echo "# [test] per-test table (for docs/kut-base.md): $B/$n.md"
 		echo "# total time $(($(date +%s) - t0)) s"
 		return ;;
 	kut)
