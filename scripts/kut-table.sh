@@ -14,8 +14,8 @@ grep -E '^(not )?ok [0-9]+ [^ ]*:(kut|vm)/' "$out/results.tap" | while IFS= read
 	secs=$(awk -v t="$t" '$1 == "RESULT" && $2 == t { print $4; exit }' "$out/console.log" | tr -d '\r')
 	case $l in
 	"not ok "*) r=FAIL why=$("$here/guest/parse.sh" --output "$t" "$out/console.log" |
-		grep -E '^(FAIL: |KUT-FAIL |VM-FAIL |Unhandled|qemu-system)' | head -n 2 | sed 's/^KUT-FAIL [^ ]*: //' | paste -sd';' | sed 's/|/\\|/g') ;;
-	*"# SKIP"*) r=skip why=${l#*# SKIP }; why=${why//|/\\|} ;;
+		grep -E '^(FAIL: |KUT-FAIL |VM-FAIL )' | head -n 2 | sed 's/^KUT-FAIL [^ ]*: //' | paste -sd';' | sed 's/|/\\|/g') ;;
+	*"# SKIP"*) r=skip why=${l#*# SKIP}; why=${why# }; why=${why//|/\\|} ;;
 	*) r=pass why='' ;;
 	esac
 	echo "| $r | $t | $secs | $why |"

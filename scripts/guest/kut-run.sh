@@ -16,18 +16,22 @@ done
 # shellcheck disable=SC2086  # the settings and QEMU_PARAMS: one word each
 set -- $qemu $kut_args -smp "$smp" -kernel "/vmm/kut/$file" "$@" -append "$args"
 echo "KUT-CMD timeout $t $*"
-# QEMU's own errors exit 1 too, after a "qemu-system-x86_64: why" line
+# QEMU's own errors exit 1 too, after a "qemu-system-x86_64: why" line (not
+# its warnings)
 log=/tmp/kut.$$
 { timeout -s KILL "$t" "$@" 2>&1; echo $? >"$log.rc"; } | tee "$log"  # KILL: QEMU exits 0 on timeout's TERM
 rc=$(cat "$log.rc")
 lib=$(grep -m1 'error while loading shared libraries' "$log")
-err=$(grep -m1 "^${qemu##*/}: " "$log")
+err=$(grep "^${qemu##*/}: " "$log" | grep -v -m1 ': warning: ')
+# a test that skips all says why on a SKIP line, or (vmx) on its last line
+why=$(grep -q '^SKIP' "$log" || grep -v -e '^SUMMARY' -e '^[[:space:]]*$' "$log" | tail -n 1)
 rm -f "$log" "$log.rc"
 [ -z "$lib" ] || { echo "KUT-FAIL $name: QEMU did not start: $lib"; exit 1; }
 case $rc in
 1) [ -z "$err" ] || { echo "KUT-FAIL $name: QEMU failed: ${err#*: }"; exit 1; }
    exit 0 ;;                           # the test's exit(0): (0 << 1) | 1
-77) exit 4 ;;                          # all skipped: 38 << 1 | 1; it printed "SKIP: why"
+77) [ -z "$why" ] || echo "SKIP: $why"
+    exit 4 ;;                          # all skipped: 38 << 1 | 1
 3) echo "KUT-FAIL $name: unexpected failures (see FAIL lines above)"; exit 1 ;;
 137) echo "KUT-FAIL $name: timed out after $t s (killed)"; exit 1 ;;
 0) echo "KUT-FAIL $name: QEMU exited 0: the test stopped without reporting (shutdown, triple fault)"; exit 1 ;;
