@@ -10,8 +10,9 @@
 #                                   run_tests.sh runs by default, as kut/NAME
 # TEST: kut/NAME, NAME a section of KUTDIR/src/x86/unittests.cfg (KUTDIR as
 # scripts/kut.sh DIR made it); vm/linux-smpN: QEMU -smp N boots BZIMAGE.
-# Writes OUTDIR/tests/TEST and OUTDIR/root; prints the longest timeout a
-# test sets for itself (seconds).
+# Writes OUTDIR/tests/TEST and OUTDIR/root (files that did not change keep
+# their time: initramfs.sh then reuses its cached initramfs); prints the
+# longest timeout a test sets for itself (seconds).
 set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,8 +40,8 @@ fi
 kut=$1 bz=$2 out=$3; shift 3
 [ -f "$bz" ] || die "bzImage not found: $bz"
 [ -x "$qemu" ] || die "$qemu not found: scripts/deps.sh installs it"
-tests=$out/tests root=$out/root
-rm -rf "$tests" "$root"; mkdir -p "$tests/kut" "$tests/vm" "$root/vmm/kut" "$root${qemu%/*}"
+stage=$out/stage tests=$out/stage/tests root=$out/stage/root
+rm -rf "$stage"; mkdir -p "$tests/kut" "$tests/vm" "$root/vmm/kut" "$root${qemu%/*}"
 cp "$qemu" "$root$qemu"
 for f in $firmware; do
 	[ -f "$f" ] || die "$f not found: scripts/deps.sh installs it"
@@ -83,7 +84,10 @@ if [ -n "$(ls "$tests/vm")" ]; then
 	rm -rf "$vr"; mkdir -p "$vr"/{bin,dev,proc,sys}
 	install -m755 /bin/busybox "$vr/bin/busybox"
 	install -m755 "$here/guest/vm-init.sh" "$vr/init"
-	(cd "$vr" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6) >"$root/vmm/vm-initrd.gz"
+	find "$vr" -exec touch -h -d @0 {} +  # the same bytes every time
+	(cd "$vr" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -6 -n) >"$root/vmm/vm-initrd.gz"
 	rm -rf "$vr"
 fi
+for d in tests root; do rsync -r -p -c --delete "$stage/$d/" "$out/$d/"; done
+rm -rf "$stage"
 echo "$max"
