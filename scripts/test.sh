@@ -69,14 +69,15 @@ tests_for() {
 		!/^#/ && $1 == e && ((n == 0 && $2 != "kut" && $2 != "vm") || $2 in want) { print $3 }' config/tests.conf
 }
 
-# vmm_guest [--all-pass] BZIMAGE OUTDIR LABEL TEST...: boot BZIMAGE under
-# QEMU and run the tests that use QEMU + KVM inside it (kut/NAME,
-# vm/linux-smpN: scripts/vmm-tests.sh).  Without a kvm-unit-tests source the
+# vmm_guest [--all-pass] [--emulator bochs] BZIMAGE OUTDIR LABEL TEST...:
+# boot BZIMAGE under QEMU (or Bochs) and run the tests that use QEMU + KVM
+# inside it (kut/NAME, vm/linux-smpN: scripts/vmm-tests.sh).  Without a kvm-unit-tests source the
 # kut tests are skipped, with the reason.  --all-pass: the kut tests pass on
 # the base (config/tests.conf), so one that skips is a failure too.
 vmm_guest() {
-	local all='' ts=() t why rc=0 max lab skipped
+	local all='' emu=qemu ts=() t why rc=0 max lab skipped
 	[ "$1" != --all-pass ] || { all=1; shift; }
+	[ "$1" != --emulator ] || { emu=$2; shift 2; }
 	local bz=$1 out=$2 label=$3; shift 3
 	if [[ " $* " = *" kut/"* ]]; then
 		why=$(scripts/kut.sh "$B/kut") || rc=$?
@@ -91,7 +92,7 @@ vmm_guest() {
 	for t in "$@"; do [[ $t = kut/* && $rc != 0 ]] || ts+=("$t"); done
 	[ ${#ts[@]} -gt 0 ] || return "$rc"
 	max=$(scripts/vmm-tests.sh "$B/kut" "$bz" "$out" "${ts[@]}") || { echo "not ok - QEMU-in-guest tests prepared"; return 1; }
-	guest --name "$label" --timeout-each $((max + 30)) --overlay "$out/root" "$bz" "$out/tests" "$out/guest" "${ts[@]}" || rc=$?
+	guest --emulator "$emu" --name "$label" --timeout-each $((max + 30)) --overlay "$out/root" "$bz" "$out/tests" "$out/guest" "${ts[@]}" || rc=$?
 	[ -n "$all" ] && [ -f "$out/guest/results.tap" ] && [[ " ${ts[*]} " = *" kut/"* ]] || return "$rc"
 	lab=$(sed -n 's/^ok [0-9]* \([^ ]*\):guest-completed.*/\1/p' "$out/guest/results.tap")
 	skipped=$(awk '$3 ~ /:kut\// && / # SKIP/ { sub(/^[^:]*:/, "", $3); print $3 }' "$out/guest/results.tap" | paste -sd' ')
@@ -114,6 +115,15 @@ debug_kernel() {
 		"$B/out-$kind/arch/x86/boot/bzImage" "$B/kst" "$B/guest/$kind" "${ts[@]}"
 }
 
+# vmm_guests BZIMAGE: config/tests.conf's sets kut and vm, on each emulator
+vmm_guests() {
+	local e ts
+	for e in qemu bochs; do
+		mapfile -t ts < <(tests_for "$e" kut vm)
+		[ ${#ts[@]} = 0 ] || vmm_guest --all-pass --emulator "$e" "$1" "$B/guest/vmm-$e" "$e-{cpu}-vmm" "${ts[@]}"
+	done
+}
+
 main() {
 	local t0 ts
 	t0=$(date +%s)
@@ -134,8 +144,7 @@ main() {
 		return ;;
 	kut)
 		if [ -n "${KERNEL:-}" ]; then
-			mapfile -t ts < <(tests_for qemu kut vm)
-			vmm_guest --all-pass "$KERNEL" "$B/guest/vmm" "qemu-{cpu}-vmm" "${ts[@]}"
+			vmm_guests "$KERNEL"
 			echo "# total time $(($(date +%s) - t0)) s"
 			return
 		fi ;;
@@ -174,8 +183,7 @@ main() {
 	esac
 	case $mode in
 	kut)
-		mapfile -t ts < <(tests_for qemu kut vm)
-		vmm_guest --all-pass "$bz" "$B/guest/vmm" "qemu-{cpu}-vmm" "${ts[@]}"
+		vmm_guests "$bz"
 		echo "# total time $(($(date +%s) - t0)) s"
 		return ;;
 	esac
@@ -194,8 +202,7 @@ main() {
 		mapfile -t ts < <(tests_for qemu)
 		guest "$bz" "$B/kst" "$B/guest/qemu" "${ts[@]}"
 		# QEMU + KVM inside the booted kernel: kvm-unit-tests, a real VM
-		mapfile -t ts < <(tests_for qemu kut vm)
-		[ ${#ts[@]} = 0 ] || vmm_guest --all-pass "$bz" "$B/guest/vmm" "qemu-{cpu}-vmm" "${ts[@]}"
+		vmm_guests "$bz"
 		mapfile -t ts < <(tests_for bochs)
 		[ ${#ts[@]} = 0 ] || guest --emulator bochs "$bz" "$B/kst" "$B/guest/bochs" "${ts[@]}"
 		# the series' tests on the lockdep/KASAN/kmemleak kernel
