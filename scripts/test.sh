@@ -71,9 +71,10 @@ tests_for() {
 
 # vmm_guest [--all-pass] [--emulator bochs] BZIMAGE OUTDIR LABEL TEST...:
 # boot BZIMAGE under QEMU (or Bochs) and run the tests that use QEMU + KVM
-# inside it (kut/NAME, vm/linux-smpN: scripts/vmm-tests.sh).  Without a kvm-unit-tests source the
-# kut tests are skipped, with the reason.  --all-pass: the kut tests pass on
-# the base (config/tests.conf), so one that skips is a failure too.
+# inside it (kut/NAME, vm/linux-smpN: scripts/vmm-tests.sh).  Without a
+# kvm-unit-tests source the kut tests are skipped, with the reason.
+# --all-pass: the kut tests pass on the base (config/tests.conf), so one
+# that skips is a failure too (LABEL:kut-none-skipped).
 vmm_guest() {
 	local all='' emu=qemu ts=() t why rc=0 max lab skipped
 	[ "$1" != --all-pass ] || { all=1; shift; }
