@@ -1,13 +1,15 @@
 # Pollable KVM vCPUs: the series in patches/, applied to the base kernel,
 # built, booted under emulation and tested.  Build output goes to build/
 # (or $BUILD); KSRC names another kernel tree to use (README, "Day to day").
-.PHONY: run test test-debug test-kcsan one base tree export static clean help
+.PHONY: run test test-debug test-kcsan one kut kut-base base tree export static clean help
 B := $(or $(BUILD),build)
 
 help:
 	@echo "make run     build the patched kernel, boot it, show vCPU fds being polled"
 	@echo "make test    static checks + series tests + regression set; last line 'N passed, N failed, N skipped'"
 	@echo "make one T=TEST[@ARG,...] [EMU=qemu|bochs]  one test (e.g. T=x86/vcpu_poll_test@-t,ipi) on one emulator"
+	@echo "make kut     kvm-unit-tests and a real VM, QEMU+KVM inside the booted kernel (KERNEL=bzImage: that one, no build)"
+	@echo "make kut-base  the same, every kvm-unit-test, on the unpatched base (docs/kut-base.md)"
 	@echo "make static  static checks only (apply, checkpatch, docs, per-patch and knob builds, W=1, shellcheck)"
 	@echo "make test-debug  series tests on a lockdep/KASAN/kmemleak kernel (FULL=1: + regression set)"
 	@echo "make test-kcsan  series tests on a KCSAN kernel"
@@ -24,6 +26,12 @@ test:
 
 one:
 	@scripts/test.sh one
+
+kut:
+	@scripts/test.sh kut
+
+kut-base:
+	@scripts/test.sh kut-base
 
 base:
 	@scripts/test.sh base

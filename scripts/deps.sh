@@ -10,7 +10,7 @@ set -euo pipefail
 deps=(
 	# shell tools of the scripts
 	bash:- sed:- grep:- awk:- tar:- gzip:- find:- xargs:- sort:- cut:- tr:-
-	tac:- sha256sum:- stat:- timeout:- install:- mktemp:- realpath:- nproc:-
+	tac:- sha256sum:- stat:- timeout:- install:- mktemp:- realpath:- nproc:- getopt:-
 	date:- head:- tail:- wc:- paste:- tee:- sha1sum:- uname:- id:- cmp:- diff:- comm:-
 	dpkg-deb:- dpkg-query:- apt-get:- apt-cache:- ldd:- unshare:- xz:xz-utils
 	# fetch, tree, build (kernel, selftests, demo VMM, bench)
@@ -27,6 +27,8 @@ deps=(
 	# guests: initramfs, QEMU, Bochs and its boot CD
 	/bin/busybox:busybox-static qemu-system-x86_64:qemu-system-x86
 	/usr/share/qemu/qboot.rom:qemu-system-data
+	# QEMU inside the test guest (config/qemu-in-guest.conf): SeaBIOS for kvm-unit-tests
+	/usr/share/seabios/bios-256k.bin:seabios
 	bochs:bochs /usr/share/bochs/BIOS-bochs-latest:bochsbios
 	/usr/share/vgabios/vgabios.bin:vgabios xorriso:xorriso
 	/usr/lib/ISOLINUX/isolinux.bin:isolinux

@@ -3,7 +3,7 @@
 # test executables, run them one by one in the guest, report TAP lines.
 #   run-guest.sh [--emulator qemu|bochs] [--bochs-cpu MODEL] [--verbose]
 #                [--timeout-each SEC] [--timeout-all SEC] [--name LABEL]
-#                [--kconfig DOTCONFIG]
+#                [--kconfig DOTCONFIG] [--overlay DIR]
 #                BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
 # The steps, one file each under scripts/guest/ (as kunit_tool's config,
 # build, boot, parse): initramfs.sh (busybox, init.sh as /init, the tests and
@@ -13,6 +13,7 @@
 # saw: svm (QEMU TCG -cpu max: nested SVM, kvm_amd), vmx (Bochs, or QEMU with
 # KVM on an Intel host: kvm_intel) or none.  --verbose streams each test's
 # console output.  --kconfig: see parse.sh (debug facilities, kmemleak).
+# --overlay: a tree copied into the initramfs' root (see initramfs.sh).
 # OUTDIR gets initramfs.cpio.gz (cached), console.log, results.tap (the TAP
 # lines) and counts ("passed failed skipped"); for bochs also boot.iso,
 # bochsrc and bochs.log.  Exit 0 if nothing failed, 1 otherwise, 2 on bad
@@ -24,9 +25,9 @@ die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '4,7s/^# *//p' "$0" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 
-emu=qemu each='' all='' label='' cpu='' boot=() kconfig=()
+emu=qemu each='' all='' label='' cpu='' boot=() kconfig=() overlay=()
 while [ $# -gt 0 ]; do
-	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--kconfig) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--kconfig|--overlay) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
 	case $1 in
 	--emulator) emu=$2 ;;
 	--bochs-cpu) cpu=$2; boot+=(--bochs-cpu "$2") ;;
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
 	--timeout-all) all=$2 ;;
 	--name) label=$2 ;;
 	--kconfig) kconfig=(--kconfig "$2") ;;
+	--overlay) overlay=(--overlay "$2") ;;
 	--verbose) boot+=(--verbose); shift; continue ;;
 	-h|--help) usage ;;
 	-*) die "unknown option $1" ;;
@@ -63,7 +65,7 @@ done
 mkdir -p "$out"
 tag=${label//-\{cpu\}/}; tag=${tag//\{cpu\}/}  # progress lines: before the guest says
 
-"$here/guest/initramfs.sh" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
+"$here/guest/initramfs.sh" "${overlay[@]}" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
 "$here/guest/boot.sh" "${boot[@]}" "$emu" "$tag" "$kernel" "$out/initramfs.cpio.gz" "$out" "$each" "$all"
 rc=0
 "$here/guest/parse.sh" --label "$label" --emu "$emu" --rc "$(cat "$out/emulator.rc")" --each "$each" --all "$all" \

@@ -13,6 +13,13 @@
 #                   the kernel and that selftest, boot, run it
 #   test.sh base    build the unpatched base kernel (tag base) into
 #                   build/out-base, for bench/run.sh and regression baselines
+#   test.sh kut     QEMU as the VMM inside the booted kernel: kvm-unit-tests
+#                   and a real Linux VM (config/tests.conf sets kut and vm);
+#                   builds the kernel, or KERNEL=BZIMAGE boots that one
+#   test.sh kut-base  every kvm-unit-test and the real VM on the unpatched
+#                   base (build/out-base): the baseline of docs/kut-base.md,
+#                   its table in build/kut-base.md; KERNEL=BZIMAGE: on that
+#                   kernel (build/kut-all.md), to compare
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -55,10 +62,47 @@ guest() {
 	return "$rc"
 }
 
-# Tests of config/tests.conf for one emulator: tests_for EMULATOR [SET...]
+# Tests of config/tests.conf for one emulator: tests_for EMULATOR [SET...];
+# no SET: the KVM selftests (every set but kut and vm)
 tests_for() {
 	awk -v e="$1" -v sets="${*:2}" 'BEGIN { n = split(sets, a); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		!/^#/ && $1 == e && (n == 0 || $2 in want) { print $3 }' config/tests.conf
+		!/^#/ && $1 == e && ((n == 0 && $2 != "kut" && $2 != "vm") || $2 in want) { print $3 }' config/tests.conf
+}
+
+# vmm_guest [--all-pass] [--emulator bochs] BZIMAGE OUTDIR LABEL TEST...:
+# boot BZIMAGE under QEMU (or Bochs) and run the tests that use QEMU + KVM
+# inside it (kut/NAME, vm/linux-smpN: scripts/vmm-tests.sh).  Without a
+# kvm-unit-tests source the kut tests are skipped, with the reason.
+# --all-pass: the kut tests pass on the base (config/tests.conf), so one
+# that skips is a failure too (LABEL:kut-none-skipped).
+vmm_guest() {
+	local all='' emu=qemu ts=() t why rc=0 max lab skipped
+	[ "$1" != --all-pass ] || { all=1; shift; }
+	[ "$1" != --emulator ] || { emu=$2; shift 2; }
+	local bz=$1 out=$2 label=$3; shift 3
+	if [[ " $* " = *" kut/"* ]]; then
+		why=$(scripts/kut.sh "$B/kut") || rc=$?
+		grep '^# ' <<<"$why"
+		why=$(grep -v '^# ' <<<"$why" || true)
+		case $rc in
+		0) ;;
+		4) for t in "$@"; do [[ $t != kut/* ]] || echo "ok - ${label//-\{cpu\}/}:$t # SKIP $why"; done ;;
+		*) echo "$why"; echo "not ok - kvm-unit-tests build" ;;
+		esac
+	fi
+	for t in "$@"; do [[ $t = kut/* && $rc != 0 ]] || ts+=("$t"); done
+	[ ${#ts[@]} -gt 0 ] || return "$rc"
+	max=$(scripts/vmm-tests.sh "$B/kut" "$bz" "$out" "${ts[@]}") || { echo "not ok - QEMU-in-guest tests prepared"; return 1; }
+	guest --emulator "$emu" --name "$label" --timeout-each $((max + 30)) --overlay "$out/root" "$bz" "$out/tests" "$out/guest" "${ts[@]}" || rc=$?
+	[ -n "$all" ] && [ -f "$out/guest/results.tap" ] && [[ " ${ts[*]} " = *" kut/"* ]] || return "$rc"
+	lab=$(sed -n 's/^ok [0-9]* \([^ ]*\):guest-completed.*/\1/p' "$out/guest/results.tap")
+	skipped=$(awk '$3 ~ /:kut\// && / # SKIP/ { sub(/^[^:]*:/, "", $3); print $3 }' "$out/guest/results.tap" | paste -sd' ')
+	if [ -n "$skipped" ]; then
+		echo "not ok - ${lab:-qemu}:kut-none-skipped # they pass on the base (docs/kut-base.md): $skipped"; rc=1
+	else
+		echo "ok - ${lab:-qemu}:kut-none-skipped"
+	fi
+	return "$rc"
 }
 
 # debug_kernel KIND SET...: build the debug kernel KIND (config/KIND.config:
@@ -72,12 +116,40 @@ debug_kernel() {
 		"$B/out-$kind/arch/x86/boot/bzImage" "$B/kst" "$B/guest/$kind" "${ts[@]}"
 }
 
+# vmm_guests BZIMAGE: config/tests.conf's sets kut and vm, on each emulator
+vmm_guests() {
+	local e ts
+	for e in qemu bochs; do
+		mapfile -t ts < <(tests_for "$e" kut vm)
+		[ ${#ts[@]} = 0 ] || vmm_guest --all-pass --emulator "$e" "$1" "$B/guest/vmm-$e" "$e-{cpu}-vmm" "${ts[@]}"
+	done
+}
+
 main() {
 	local t0 ts
 	t0=$(date +%s)
 	echo "TAP version 13"
 	echo "# [test] make $mode: TAP stream saved in $B/$mode.tap"
 	step "install dependencies" scripts/deps.sh || return
+	case $mode in
+	kut-base)  # KERNEL=: the same on another kernel (e.g. the patched one, to compare)
+		local bz=${KERNEL:-$B/out-base/arch/x86/boot/bzImage} n=kut-base
+		[ -z "${KERNEL:-}" ] || n=kut-all
+		[ -f "$bz" ] || { echo "not ok - base kernel $bz: run make base first"; return; }
+		mapfile -t ts < <(scripts/kut.sh "$B/kut" >/dev/null && scripts/vmm-tests.sh --list "$B/kut")
+		mapfile -t -O ${#ts[@]} ts < <(tests_for qemu vm)
+		vmm_guest "$bz" "$B/guest/$n" "qemu-{cpu}-vmm-${n#kut-}" "${ts[@]}"
+		scripts/kut-table.sh "$B/guest/$n/guest" >"$B/$n.md" &&
+			echo "# [test] per-test table (for docs/kut-base.md): $B/$n.md"
+		echo "# total time $(($(date +%s) - t0)) s"
+		return ;;
+	kut)
+		if [ -n "${KERNEL:-}" ]; then
+			vmm_guests "$KERNEL"
+			echo "# total time $(($(date +%s) - t0)) s"
+			return
+		fi ;;
+	esac
 	if [ "$mode" = base ]; then  # only tag base is needed: leave the tree's HEAD alone
 		step "base kernel fetched and verified" scripts/tree.sh check || return
 	else
@@ -110,7 +182,14 @@ main() {
 		guest --emulator "${EMU:-qemu}" --verbose "$bz" "$B/kst" "$B/guest/one-${EMU:-qemu}" "$T"
 		return ;;
 	esac
-	mapfile -t ts < <(awk '!/^#/ && NF { print $3 }' config/tests.conf | sort -u)
+	case $mode in
+	kut)
+		vmm_guests "$bz"
+		echo "# total time $(($(date +%s) - t0)) s"
+		return ;;
+	esac
+	mapfile -t ts < <(tests_for qemu; tests_for bochs)
+	mapfile -t ts < <(printf '%s\n' "${ts[@]}" | sort -u)
 	step "KVM selftests build" scripts/kselftests.sh "$B/kst" "${ts[@]}" || return
 	case $mode in
 	run)
@@ -123,6 +202,8 @@ main() {
 	test)
 		mapfile -t ts < <(tests_for qemu)
 		guest "$bz" "$B/kst" "$B/guest/qemu" "${ts[@]}"
+		# QEMU + KVM inside the booted kernel: kvm-unit-tests, a real VM
+		vmm_guests "$bz"
 		mapfile -t ts < <(tests_for bochs)
 		[ ${#ts[@]} = 0 ] || guest --emulator bochs "$bz" "$B/kst" "$B/guest/bochs" "${ts[@]}"
 		# the series' tests on the lockdep/KASAN/kmemleak kernel

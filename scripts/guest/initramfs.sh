@@ -2,22 +2,35 @@
 # The initramfs for run-guest.sh: busybox, guest/init.sh as /init, the listed
 # tests and the shared libraries they need.  Rebuilt only when a test, a
 # library or these scripts changed.
-#   initramfs.sh OUT.cpio.gz TESTDIR TEST[@ARG,ARG...]...
+#   initramfs.sh [--overlay DIR] OUT.cpio.gz TESTDIR TEST[@ARG,ARG...]...
+# --overlay DIR: DIR's tree is copied to the initramfs' root as it is (a
+# program and its data at the paths it expects, e.g. QEMU and its firmware);
+# its executables' shared libraries are added like the tests'.
 set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
+overlay=''
+if [ "${1:-}" = --overlay ]; then overlay=${2:?--overlay needs a directory}; shift 2; fi
 [ $# -ge 3 ] || { sed -n '5s/^# *//p' "$0" >&2; exit 2; }
+[ -z "$overlay" ] || [ -d "$overlay" ] || die "overlay directory not found: $overlay"
 initrd=$1 testdir=$2; shift 2
 tests=("$@") bb=/bin/busybox here=$(dirname "$0")
 [ -x $bb ] || die "$bb not found: apt-get install busybox-static"
 bins=("$bb"); for t in "${tests[@]}"; do bins+=("$testdir/${t%%@*}"); done
+ovl=()  # the overlay's files; its executables go into bins
+if [ -n "$overlay" ]; then
+	mapfile -t ovl < <(find -L "$overlay" -type f | sort)
+	mapfile -t -O ${#bins[@]} bins < <(find -L "$overlay" -type f -perm -u+x | sort)
+fi
 for f in "${bins[@]}"; do
-	if ldd "$f" 2>/dev/null | grep -q 'not found'; then die "$f: missing shared library: $(ldd "$f" | grep 'not found' | head -1)"; fi
+	if ldd "$f" 2>/dev/null | grep -q 'not found'; then
+		die "$f: missing shared library: $(ldd "$f" | grep 'not found' | head -1 | sed 's/^[[:space:]]*//')"
+	fi
 done
 mapfile -t libs < <(for f in "${bins[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' || true; done | sort -u)
 for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu; do  # dlopen()ed by pthread_cancel
 	[ -f $d/libgcc_s.so.1 ] && { libs+=("$d/libgcc_s.so.1"); break; }
 done
-key=$({ printf '%s\n' "${tests[@]}"; stat -L -c '%n %s %Y' "${bins[@]}" "${libs[@]}" "$0" "$here/init.sh"; } |
+key=$({ printf '%s\n' "${tests[@]}"; stat -L -c '%n %s %Y' "${bins[@]}" "${ovl[@]}" "${libs[@]}" "$0" "$here/init.sh"; } |
 	sha256sum | cut -c1-16)
 [ -f "$initrd" ] && [ "$(cat "$initrd.key" 2>/dev/null)" = "$key" ] && exit 0
 echo "# [guest] building initramfs (${#tests[@]} tests)"
@@ -25,6 +38,7 @@ root=$initrd.d
 rm -rf "$root"; mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 install -m755 $bb "$root/bin/busybox"
 for l in "${libs[@]}"; do install -D -m755 "$l" "$root$l"; done
+[ -z "$overlay" ] || cp -rL "$overlay/." "$root/"
 for t in "${tests[@]}"; do  # debug info is useless without addr2line in the guest
 	install -D -m755 "$testdir/${t%%@*}" "$root/tests/${t%%@*}"
 	strip --strip-debug "$root/tests/${t%%@*}" 2>/dev/null || true

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The results parser: turn a guest's console log (the markers of init.sh) into
 # TAP lines, one per test, one per kselftest subtest (LABEL:TEST:NAME), then
-# dmesg-clean, the debug facilities and guest-completed.
+# dmesg-clean, the debug facilities and guest-completed.  A test's output
+# lines "NOTE: TEXT" become comments "# LABEL:TEST: TEXT" after its line.
 #   parse.sh [--label LABEL] [--emu NAME] [--rc EXIT] [--each SEC] [--all SEC]
 #            [--kconfig DOTCONFIG] CONSOLE TEST...
 #   parse.sh --output TEST CONSOLE     print TEST's output (also for bench/run.sh)
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
-[ $# -ge 1 ] || { sed -n '5,7s/^# *//p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '6,8s/^# *//p' "$0" >&2; exit 2; }
 [ -f "$1" ] || die "console log not found: $1"
 cleanlog "$1"; shift
 tests=("$@")
@@ -88,6 +89,7 @@ for t in "${tests[@]}"; do
 	*) nok "$t" "exit=$rc (${secs}s)"; show=1 ;;
 	esac
 	subtests "$t"
+	output "$t" | awk -v p="# $label:$t: " 'sub(/^NOTE: /, "") { print p $0 }'  # the test's notes
 	[ -z "$show" ] || showfail "$t"
 done
 
