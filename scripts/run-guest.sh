@@ -3,7 +3,7 @@
 # test executables, run them one by one in the guest, report TAP lines.
 #   run-guest.sh [--emulator qemu|bochs] [--bochs-cpu MODEL] [--verbose]
 #                [--timeout-each SEC] [--timeout-all SEC] [--name LABEL]
-#                [--kconfig DOTCONFIG] [--overlay DIR]
+#                [--kconfig DOTCONFIG] [--overlay DIR] [--retry FILE]
 #                BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
 # The steps, one file each under scripts/guest/ (as kunit_tool's config,
 # build, boot, parse): initramfs.sh (busybox, init.sh as /init, the tests and
@@ -14,6 +14,8 @@
 # KVM on an Intel host: kvm_intel) or none.  --verbose streams each test's
 # console output.  --kconfig: see parse.sh (debug facilities, kmemleak).
 # --overlay: a tree copied into the initramfs' root (see initramfs.sh).
+# --retry: a file naming the tests (one per line, as listed) that run once
+# more in the same boot if they fail; parse.sh reports both attempts.
 # OUTDIR gets initramfs.cpio.gz (cached), console.log, results.tap (the TAP
 # lines) and counts ("passed failed skipped"); for bochs also boot.iso,
 # bochsrc and bochs.log.  Exit 0 if nothing failed, 1 otherwise, 2 on bad
@@ -25,9 +27,9 @@ die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '4,7s/^# *//p' "$0" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 
-emu=qemu each='' all='' label='' cpu='' boot=() kconfig=() overlay=()
+emu=qemu each='' all='' label='' cpu='' boot=() kconfig=() overlay=() retry=()
 while [ $# -gt 0 ]; do
-	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--kconfig|--overlay) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+	case $1 in --emulator|--bochs-cpu|--timeout-each|--timeout-all|--name|--kconfig|--overlay|--retry) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
 	case $1 in
 	--emulator) emu=$2 ;;
 	--bochs-cpu) cpu=$2; boot+=(--bochs-cpu "$2") ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--name) label=$2 ;;
 	--kconfig) kconfig=(--kconfig "$2") ;;
 	--overlay) overlay=(--overlay "$2") ;;
+	--retry) retry=(--retry "$2") ;;
 	--verbose) boot+=(--verbose); shift; continue ;;
 	-h|--help) usage ;;
 	-*) die "unknown option $1" ;;
@@ -65,7 +68,7 @@ done
 mkdir -p "$out"
 tag=${label//-\{cpu\}/}; tag=${tag//\{cpu\}/}  # progress lines: before the guest says
 
-"$here/guest/initramfs.sh" "${overlay[@]}" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
+"$here/guest/initramfs.sh" "${overlay[@]}" "${retry[@]}" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
 "$here/guest/boot.sh" "${boot[@]}" "$emu" "$tag" "$kernel" "$out/initramfs.cpio.gz" "$out" "$each" "$all"
 rc=0
 "$here/guest/parse.sh" --label "$label" --emu "$emu" --rc "$(cat "$out/emulator.rc")" --each "$each" --all "$all" \

@@ -84,6 +84,7 @@ tail -n +1 -F --pid=$qpid "$log" 2>/dev/null | while IFS= read -r l; do
 	"BOOTED "*) say "/init reached after $(el) s (guest uptime ${l#BOOTED } s)" ;;
 	"GUEST-CPU "*) say "the guest sees: ${l#GUEST-CPU }" ;;
 	"RUN "*) say "running ${l#RUN } ($(el) s)"; intest=1 ;;
+	"RETRY "*) say "${l#RETRY } failed, it may run once more (config/tests.conf): retrying" ;;
 	"RESULT "*) read -r _ t rc secs <<<"$l"; intest=''
 		say "$t: exit $rc after $secs s guest time ($(el) s)" ;;
 	ALL-DONE)  # the guest powers off now; stop the emulator if it lingers

@@ -4,7 +4,7 @@
 # of /tests.list one by one, each under `timeout RG_TIMEOUT` (kernel command
 # line), and print markers the parser (parse.sh) reads on the serial console:
 #   BOOTED UPTIME; GUEST-CPU svm|vmx|none MODEL; PARAM MODULE.PARAM=VALUE;
-#   RUN TEST ... RESULT TEST EXIT SECONDS; HARNESS-ERROR: ...;
+#   RUN TEST ... RESULT TEST EXIT SECONDS; RETRY TEST; HARNESS-ERROR: ...;
 #   FACILITY NAME 0|1; KMEMLEAK-BEGIN..END; DMESG-BEGIN..END; ALL-DONE
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -31,12 +31,19 @@ if [ -c /dev/kvm ]; then
 	while read -r t; do
 		p=${t%%@*} a=''
 		case $t in *@*) a=$(echo "${t#*@}" | tr , ' ') ;; esac
-		echo "RUN $t"; drain; s=$(up)
-		# shellcheck disable=SC2086  # $a: the test's arguments, one word each
-		(cd "/tests/${p%/*}" 2>/dev/null || cd /tests || exit; exec timeout -k 10 "$RG_TIMEOUT" "/tests/$p" $a) </dev/null 2>&1
-		rc=$?
-		echo "RESULT $t $rc $(awk -v s="$s" -v e="$(up)" 'BEGIN { printf "%.2f", e - s }')"
-		drain
+		n=1
+		while :; do
+			echo "RUN $t"; drain; s=$(up)
+			# shellcheck disable=SC2086  # $a: the test's arguments, one word each
+			(cd "/tests/${p%/*}" 2>/dev/null || cd /tests || exit; exec timeout -k 10 "$RG_TIMEOUT" "/tests/$p" $a) </dev/null 2>&1
+			rc=$?
+			echo "RESULT $t $rc $(awk -v s="$s" -v e="$(up)" 'BEGIN { printf "%.2f", e - s }')"
+			drain
+			# a test of /retry.list that failed runs once more (run-guest.sh --retry)
+			case $rc in 0|4) break ;; esac
+			if [ $n != 1 ] || ! grep -qxF "$t" /retry.list 2>/dev/null; then break; fi
+			n=2; echo "RETRY $t"
+		done
 	done </tests.list
 else
 	echo "HARNESS-ERROR: /dev/kvm missing in guest"

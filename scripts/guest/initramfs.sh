@@ -2,15 +2,25 @@
 # The initramfs for run-guest.sh: busybox, guest/init.sh as /init, the listed
 # tests and the shared libraries they need.  Rebuilt only when a test, a
 # library or these scripts changed.
-#   initramfs.sh [--overlay DIR] OUT.cpio.gz TESTDIR TEST[@ARG,ARG...]...
+#   initramfs.sh [--overlay DIR] [--retry FILE] OUT.cpio.gz TESTDIR TEST[@ARG,ARG...]...
 # --overlay DIR: DIR's tree is copied to the initramfs' root as it is (a
 # program and its data at the paths it expects, e.g. QEMU and its firmware);
 # its executables' shared libraries are added like the tests'.
+# --retry FILE: the tests (one per line, as listed) that init.sh runs once
+# more if they fail; it becomes /retry.list.
 set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
-overlay=''
-if [ "${1:-}" = --overlay ]; then overlay=${2:?--overlay needs a directory}; shift 2; fi
+overlay='' retry=/dev/null
+while [ $# -gt 0 ]; do
+	case $1 in
+	--overlay) overlay=${2:?--overlay needs a directory} ;;
+	--retry) retry=${2:?--retry needs a file} ;;
+	*) break ;;
+	esac
+	shift 2
+done
 [ $# -ge 3 ] || { sed -n '5s/^# *//p' "$0" >&2; exit 2; }
+[ -f "$retry" ] || [ "$retry" = /dev/null ] || die "retry list not found: $retry"
 [ -z "$overlay" ] || [ -d "$overlay" ] || die "overlay directory not found: $overlay"
 initrd=$1 testdir=$2; shift 2
 tests=("$@") bb=/bin/busybox here=$(dirname "$0")
@@ -30,7 +40,7 @@ mapfile -t libs < <(for f in "${bins[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[
 for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu; do  # dlopen()ed by pthread_cancel
 	[ -f $d/libgcc_s.so.1 ] && { libs+=("$d/libgcc_s.so.1"); break; }
 done
-key=$({ printf '%s\n' "${tests[@]}"; stat -L -c '%n %s %Y' "${bins[@]}" "${ovl[@]}" "${libs[@]}" "$0" "$here/init.sh"; } |
+key=$({ printf '%s\n' "${tests[@]}"; echo retry; cat "$retry"; stat -L -c '%n %s %Y' "${bins[@]}" "${ovl[@]}" "${libs[@]}" "$0" "$here/init.sh"; } |
 	sha256sum | cut -c1-16)
 [ -f "$initrd" ] && [ "$(cat "$initrd.key" 2>/dev/null)" = "$key" ] && exit 0
 echo "# [guest] building initramfs (${#tests[@]} tests)"
@@ -44,6 +54,7 @@ for t in "${tests[@]}"; do  # debug info is useless without addr2line in the gue
 	strip --strip-debug "$root/tests/${t%%@*}" 2>/dev/null || true
 done
 printf '%s\n' "${tests[@]}" >"$root/tests.list"
+cp "$retry" "$root/retry.list"
 install -m755 "$here/init.sh" "$root/init"
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -6) >"$initrd.tmp"
 mv "$initrd.tmp" "$initrd"; echo "$key" >"$initrd.key"; rm -rf "$root"

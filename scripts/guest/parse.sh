@@ -3,6 +3,9 @@
 # TAP lines, one per test, one per kselftest subtest (LABEL:TEST:NAME), then
 # dmesg-clean, the debug facilities and guest-completed.  A test's output
 # lines "NOTE: TEXT" become comments "# LABEL:TEST: TEXT" after its line.
+# A test that init.sh ran twice (RETRY: it failed and run-guest.sh --retry
+# allows one more run) is judged by its second run; the first run's failure
+# is shown either way, and "passed on its retry" is in the line.
 #   parse.sh [--label LABEL] [--emu NAME] [--rc EXIT] [--each SEC] [--all SEC]
 #            [--kconfig DOTCONFIG] CONSOLE TEST...
 #   parse.sh --output TEST CONSOLE     print TEST's output (also for bench/run.sh)
@@ -16,9 +19,12 @@ set -euo pipefail
 die() { echo "error: $*" >&2; exit 2; }
 clean=$(mktemp); trap 'rm -f "$clean"' EXIT
 cleanlog() { awk '{ gsub(/\r/, ""); print }' "$1" >"$clean"; }  # also ends a cut-off last line
-output() {  # console lines between RUN and RESULT of test $1
-	awk -v t="$1" '$1 == "RUN" && $2 == t { on = 1; next }
-		on && (($1 == "RESULT" && $2 == t) || /^DMESG-BEGIN$/) { exit } on' "$clean"
+output() {  # console lines between RUN and RESULT of test $1, run $2 (default: the last)
+	awk -v t="$1" -v k="${2:-0}" '
+		$1 == "RUN" && $2 == t { a++; on = (k == 0 || a == k); if (on) buf = ""; next }
+		on && (($1 == "RESULT" && $2 == t) || /^DMESG-BEGIN$/) { on = 0; if (k || /^DMESG/) exit; next }
+		on { buf = buf $0 "\n" }
+		END { printf "%s", buf }' "$clean"
 }
 if [ "${1:-}" = --output ]; then
 	[ $# -eq 3 ] || die "usage: $0 --output TEST CONSOLE"
@@ -55,10 +61,10 @@ ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $label:$1${2:+ # $2}"; }
 nok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $label:$1${2:+ # $2}"; }
 skp() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $label:$1 # SKIP${2:+ $2}"; }
 showtail() { sed "s/^/# /"; }
-showfail() {  # failed kselftest subcases, then the tail of the output
-	local f; f=$(output "$1" | sed -n 's/^not ok [0-9]* //p' | tr '\n' ' ')
-	[ -z "$f" ] || echo "# failed subtests: $f"
-	output "$1" | tail -n 40 | showtail
+showfail() {  # failed kselftest subcases, then the tail of the output (of run $2)
+	local f; f=$(output "$1" "${2:-}" | sed -n 's/^not ok [0-9]* //p' | tr '\n' ' ')
+	[ -z "$f" ] || echo "# failed subtests${2:+ (run $2)}: $f"
+	output "$1" "${2:-}" | tail -n 40 | showtail
 }
 skipwhy() { output "$1" | grep -m1 -o 'SKIP.*' | sed 's/^SKIP:* *//' || true; }
 nokvm=$(grep -m1 '^HARNESS-ERROR' "$clean" || true)
@@ -74,23 +80,37 @@ subtests() {  # the test's own TAP result lines, as LABEL:TEST:NAME
 		else ok "$1:$name" "$dir"; fi
 	done < <(output "$1")
 }
+why() {  # why run $1 of test $2 failed, from its RESULT line ($3 $4: exit, seconds)
+	case $3 in
+	'') if [ "$(grep -cxF "RUN $2" "$clean")" -ge "$1" ]; then echo "no RESULT (guest crashed or hung)"
+	    else echo "not run (guest stopped, or its console stalled, before it)"; fi ;;
+	124|137|143) echo "exit=$3 (timeout ${each}s, ran ${4}s)" ;;
+	*) echo "exit=$3 (${4}s)" ;;
+	esac
+}
+retried=()
 for t in "${tests[@]}"; do
-	rc='' secs='' show=''
-	read -r rc secs < <(awk -v t="$t" '$1 == "RESULT" && $2 == t { print $3, $4; exit }' "$clean") || true
+	rc='' secs='' rc1='' secs1='' show='' again=''
+	{ read -r rc1 secs1; read -r rc secs; } < <(awk -v t="$t" '$1 == "RESULT" && $2 == t { print $3, $4 }' "$clean") || true
+	if grep -qxF "RETRY $t" "$clean"; then
+		again="the first run failed: $(why 1 "$t" "$rc1" "$secs1")"
+	else
+		rc=$rc1 secs=$secs1
+	fi
 	if [ -n "$nokvm" ]; then nok "$t" "${nokvm#HARNESS-ERROR: }"; continue; fi
 	case $rc in
 	0) if output "$t" | grep -qE '^# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:[1-9]'; then
 		skp "$t" "all subtests skipped: $(skipwhy "$t")"  # harness tests exit 0 then
+	   elif [ -n "$again" ]; then ok "$t" "${secs}s, passed on its retry; $again"; retried+=("$t")
 	   else ok "$t" "${secs}s"; fi ;;
-	4) skp "$t" "$(skipwhy "$t")" ;;
-	'') if grep -qxF "RUN $t" "$clean"; then nok "$t" "no RESULT (guest crashed or hung)"; show=1
-	    else nok "$t" "not run (guest stopped, or its console stalled, before it)"; fi ;;
-	124|137|143) nok "$t" "exit=$rc (timeout ${each}s, ran ${secs}s)"; show=1 ;;
-	*) nok "$t" "exit=$rc (${secs}s)"; show=1 ;;
+	4) if [ -n "$again" ]; then nok "$t" "skipped on its retry; $again"; show=1
+	   else skp "$t" "$(skipwhy "$t")"; fi ;;
+	*) nok "$t" "$(why "$((${again:+1} + 1))" "$t" "$rc" "$secs")${again:+, on its retry too; $again}"; show=1 ;;
 	esac
 	subtests "$t"
 	output "$t" | awk -v p="# $label:$t: " 'sub(/^NOTE: /, "") { print p $0 }'  # the test's notes
-	[ -z "$show" ] || showfail "$t"
+	[ -z "$again" ] || { echo "# $label:$t: the first run's output (it failed, the test was run again):"; showfail "$t" 1; }
+	[ -z "$show" ] || { [ -z "$again" ] || echo "# $label:$t: its retry's output:"; showfail "$t"; }
 done
 
 # dmesg scan; if the guest never dumped dmesg, scan the console (matches only:
@@ -131,5 +151,6 @@ else
 	else nok guest-completed "guest stopped without ALL-DONE ($emu exit $qrc)"; fi
 	tail -n 30 "$clean" | showtail
 fi
+[ ${#retried[@]} = 0 ] || echo "# $label: ${#retried[@]} passed only on their retry (docs/emulator-faults.md): ${retried[*]}"
 echo "# $label: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
