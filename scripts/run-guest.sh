@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot BZIMAGE under QEMU or Bochs with a busybox initramfs holding the listed
 # test executables, run them one by one in the guest, report TAP lines.
-#   run-guest.sh [--emulator qemu|bochs] [--bochs-cpu MODEL] [--verbose]
+#   run-guest.sh [--emulator qemu|bochs|qemu-arm64] [--bochs-cpu MODEL] [--verbose]
 #                [--timeout-each SEC] [--timeout-all SEC] [--name LABEL]
 #                [--kconfig DOTCONFIG] [--overlay DIR] [--retry FILE]
 #                BZIMAGE TESTDIR OUTDIR TEST[@ARG,ARG...]...
@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 conf=$here/../config/emulators/$emu.conf
-[ -f "$conf" ] || die "unsupported emulator '$emu' (qemu or bochs)"
+[ -f "$conf" ] || die "unsupported emulator '$emu' (qemu, bochs or qemu-arm64)"
 # shellcheck source=../config/emulators/qemu.conf
 . "$conf"
 : "${each:=$timeout_each}" "${label:=$emu-{cpu\}}"
@@ -68,7 +68,8 @@ done
 mkdir -p "$out"
 tag=${label//-\{cpu\}/}; tag=${tag//\{cpu\}/}  # progress lines: before the guest says
 
-"$here/guest/initramfs.sh" "${overlay[@]}" "${retry[@]}" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
+bb=(); [ -z "${busybox:-}" ] || bb=(--busybox "$busybox")  # a foreign guest's
+"$here/guest/initramfs.sh" "${overlay[@]}" "${retry[@]}" "${bb[@]}" "$out/initramfs.cpio.gz" "$testdir" "${tests[@]}"
 "$here/guest/boot.sh" "${boot[@]}" "$emu" "$tag" "$kernel" "$out/initramfs.cpio.gz" "$out" "$each" "$all"
 rc=0
 "$here/guest/parse.sh" --label "$label" --emu "$emu" --rc "$(cat "$out/emulator.rc")" --each "$each" --all "$all" \

@@ -37,14 +37,17 @@ tsc_khz() {
 say() { echo "# [guest $tag] $*"; }
 : >"$log"
 # shellcheck disable=SC2154  # isolinux ldlinux rom vgarom ips: from bochs.conf
-if [ "$emu" = qemu ]; then
+if [[ $emu = qemu* ]]; then
 	command -v "$binary" >/dev/null || die "$binary not found: scripts/deps.sh installs it"
-	if [ -n "${RG_ACCEL:-}" ]; then accel=$RG_ACCEL why="RG_ACCEL"
+	tsc=()  # x86 guests only
+	[ "$binary" != qemu-system-x86_64 ] || tsc=("tsc_early_khz=$(tsc_khz)" tsc=reliable)
+	if [ -n "${accel:-}" ]; then why="config/emulators/$emu.conf"  # the only one for this guest
+	elif [ -n "${RG_ACCEL:-}" ]; then accel=$RG_ACCEL why="RG_ACCEL"
 	elif ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then accel=tcg why="no usable /dev/kvm"
 	elif ! grep -qwE 'svm|vmx' /proc/cpuinfo; then accel=tcg why="/dev/kvm, but the host CPU has no svm/vmx to nest"
 	else accel=kvm why="/dev/kvm and $(grep -m1 -owE 'svm|vmx' /proc/cpuinfo) on the host"; fi
 	run=("$binary" -accel "$accel" "${args[@]}" -kernel "$kernel" -initrd "$initrd"
-	     -append "$cmdline tsc_early_khz=$(tsc_khz) tsc=reliable")
+	     -append "$cmdline${tsc[*]:+ ${tsc[*]}}")
 	sink=$log
 	say "accelerator: $accel ($why)"
 	say "command: ${run[*]}"
