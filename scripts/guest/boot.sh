@@ -23,7 +23,7 @@ conf=$top/config/emulators/$emu.conf
 # shellcheck source=../../config/emulators/qemu.conf
 . "$conf"
 log=$out/console.log
-cmdline="console=ttyS0 panic=-1 RG_TIMEOUT=$each $append${RG_APPEND:+ $RG_APPEND}"
+cmdline="console=${console:-ttyS0} panic=-1 RG_TIMEOUT=$each $append${RG_APPEND:+ $RG_APPEND}"
 # The guest kernel refines its TSC frequency after KVM (built in) recorded it;
 # when the two differ by more than KVM's 250 ppm tolerance and there is no TSC
 # scaling, KVM leaves the vCPUs' TSC ratio at 0 and TSC-deadline timers fire
