@@ -4,9 +4,16 @@
 #   deps.sh          install the missing packages (apt-get, as root), then check
 #   deps.sh --check  check only: list what the scripts need, fail naming
 #                    anything missing (and its package)
+#   deps.sh --arm64  the same, also for the arm64 guest (cross compiler,
+#                    qemu-system-aarch64, and an arm64 busybox-static taken
+#                    from its .deb: dpkg --add-architecture arm64)
 # An entry is a command, an absolute file path, or py:MODULE (a module of
 # Debian's /usr/bin/python3).  Package "-": in Debian's `required` set.
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+arm64=''
+case ${1:-} in --arm64) arm64=1; shift ;; --check) [ "${2:-}" != --arm64 ] || arm64=1 ;; esac
 deps=(
 	# shell tools of the scripts
 	bash:- sed:- grep:- awk:- tar:- gzip:- find:- xargs:- sort:- cut:- tr:-
@@ -36,6 +43,17 @@ deps=(
 	# bench/run.sh
 	gnuplot:gnuplot-nox pgrep:procps
 )
+# The arm64 guest (make test-arm64): cross-built kernel and static selftests
+[ -z "$arm64" ] || deps+=(
+	aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
+	/usr/aarch64-linux-gnu/lib/libc.a:libc6-dev-arm64-cross
+	qemu-system-aarch64:qemu-system-arm
+	"$B/arm64/busybox:busybox-static:arm64"
+)
+
+# an entry's command/file and its package (which may be PKG:ARCH)
+entry() { case $1 in *:*:arm64) echo "${1%:*:*}" ;; *) echo "${1%:*}" ;; esac; }
+package() { case $1 in *:*:arm64) echo "${1#"$(entry "$1")":}" ;; *) echo "${1##*:}" ;; esac; }
 
 have() {  # have ENTRY: the command, file or python3 module exists
 	case $1 in
@@ -48,8 +66,8 @@ have() {  # have ENTRY: the command, file or python3 module exists
 check() {
 	local d what missing=() names=()
 	for d in "${deps[@]}"; do
-		what=${d%:*}; names+=("$what")
-		have "$what" || missing+=("$what (package ${d##*:})")
+		what=$(entry "$d"); names+=("$what")
+		have "$what" || missing+=("$what (package $(package "$d"))")
 	done
 	echo "# [deps] the scripts need ${#names[@]} commands, files and modules: ${names[*]}"
 	if [ ${#missing[@]} -gt 0 ]; then
@@ -60,12 +78,13 @@ check() {
 }
 
 if [ "${1:-}" = --check ]; then check; exit; fi
-[ $# -eq 0 ] || { sed -n '4,5s/^# *//p' "$0" >&2; exit 2; }
+[ $# -eq 0 ] || { sed -n '4,8s/^# *//p' "$0" >&2; exit 2; }
 
-pkgs=()
+pkgs=() foreign=()
 for d in "${deps[@]}"; do
-	p=${d##*:}
+	p=$(package "$d")
 	[ "$p" != - ] || continue
+	case $p in *:arm64) have "$(entry "$d")" || foreign+=("$p"); continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" && continue
 	case " ${pkgs[*]} " in *" $p "*) ;; *) pkgs+=("$p") ;; esac
 done
@@ -83,5 +102,21 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${pkgs[@]}" >>"$log" 2>&1 ||
 		{ tail -n 30 "$log" >&2; echo "error: apt-get install ${pkgs[*]} failed; full log: $log" >&2; exit 1; }
 	rm -f "$log"
+fi
+# arm64 userland for the arm64 guest: extracted from the package, not installed
+if [ ${#foreign[@]} -gt 0 ]; then
+	[ "$(id -u)" = 0 ] || { echo "error: run as root to fetch ${foreign[*]}" >&2; exit 1; }
+	echo "# [deps] fetching ${foreign[*]} (dpkg --add-architecture arm64)"
+	tmp=$(mktemp -d /tmp/deps.XXXXXX)
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		dpkg --add-architecture arm64
+		apt-get update -qq >"$tmp/update.log" 2>&1 ||
+			{ tail -n 20 "$tmp/update.log" >&2; echo "error: apt-get update for arm64 failed" >&2; exit 1; }
+	fi
+	(cd "$tmp" && apt-get download -q "${foreign[@]}" >download.log 2>&1) ||
+		{ tail -n 20 "$tmp/download.log" >&2; echo "error: apt-get download ${foreign[*]} failed" >&2; exit 1; }
+	for f in "$tmp"/*.deb; do dpkg-deb -x "$f" "$tmp/root"; done
+	install -D -m755 "$tmp/root/bin/busybox" "$B/arm64/busybox"
+	rm -rf "$tmp"
 fi
 check >/dev/null || { check; exit 1; }
