@@ -1,12 +1,13 @@
 # Pollable KVM vCPUs: the series in patches/, applied to the base kernel,
 # built, booted under emulation and tested.  Build output goes to build/
 # (or $BUILD); KSRC names another kernel tree to use (README, "Day to day").
-.PHONY: run test test-debug test-kcsan one kut kut-base base tree export static clean help
+.PHONY: run test test-arm64 test-debug test-kcsan one kut kut-base base tree export static clean help
 B := $(or $(BUILD),build)
 
 help:
 	@echo "make run     build the patched kernel, boot it, show vCPU fds being polled"
 	@echo "make test    static checks + series tests + regression set; last line 'N passed, N failed, N skipped'"
+	@echo "make test-arm64  the series' arm64 kernel under qemu-system-aarch64 (VHE, nVHE): config/tests.conf's qemu-arm64 tests"
 	@echo "make one T=TEST[@ARG,...] [EMU=qemu|bochs]  one test (e.g. T=x86/vcpu_poll_test@-t,ipi) on one emulator"
 	@echo "make kut     kvm-unit-tests and a real VM, QEMU+KVM inside the booted kernel (KERNEL=bzImage: that one, no build)"
 	@echo "make kut-base  the same, every kvm-unit-test, on the unpatched base (docs/kut-base.md)"
@@ -23,6 +24,9 @@ run:
 
 test:
 	@scripts/test.sh test
+
+test-arm64:
+	@scripts/test.sh arm64
 
 one:
 	@scripts/test.sh one
@@ -52,4 +56,4 @@ test-kcsan:
 	@scripts/test.sh kcsan
 
 clean:
-	rm -rf $(B)/out $(B)/out-* $(B)/kst $(B)/kst-bisect $(B)/hdr $(B)/hdr-* $(B)/guest $(B)/bench $(B)/*.log $(B)/*.tap
+	rm -rf $(B)/out $(B)/out-* $(B)/arm64/out $(B)/arm64/kst $(B)/arm64/hdr* $(B)/kst $(B)/kst-bisect $(B)/hdr $(B)/hdr-* $(B)/guest $(B)/bench $(B)/*.log $(B)/*.tap

@@ -16,6 +16,9 @@
 #   test.sh kut     QEMU as the VMM inside the booted kernel: kvm-unit-tests
 #                   and a real Linux VM (config/tests.conf sets kut and vm);
 #                   builds the kernel, or KERNEL=BZIMAGE boots that one
+#   test.sh arm64   the arm64 part: cross-build the patched arm64 kernel and
+#                   config/tests.conf's qemu-arm64 tests, boot it under
+#                   qemu-system-aarch64 at EL2, VHE and then nVHE, run them
 #   test.sh kut-base  every kvm-unit-test and the real VM on the unpatched
 #                   base (build/out-base): the baseline of docs/kut-base.md,
 #                   its table in build/kut-base.md; KERNEL=BZIMAGE: on that
@@ -129,6 +132,20 @@ vmm_guests() {
 	done
 }
 
+# arm64: config/tests.conf's qemu-arm64 tests on the patched arm64 kernel,
+# booted in VHE and in nVHE mode
+test_arm64() {
+	local img=$B/arm64/out/arch/arm64/boot/Image ts
+	step "install dependencies (arm64)" scripts/deps.sh --arm64 || return
+	step "base kernel fetched, verified and patched" scripts/tree.sh apply || return
+	step "arm64 kernel build" scripts/kbuild.sh --arm64 "$B/arm64/out" || return
+	mapfile -t ts < <(tests_for qemu-arm64)
+	step "arm64 KVM selftests build" scripts/kselftests.sh --arm64 "$B/arm64/kst" "${ts[@]}" || return
+	guest --emulator qemu-arm64 --name qemu-arm64-vhe "$img" "$B/arm64/kst" "$B/guest/arm64-vhe" "${ts[@]}"
+	RG_APPEND=kvm-arm.mode=nvhe guest --emulator qemu-arm64 --name qemu-arm64-nvhe \
+		"$img" "$B/arm64/kst" "$B/guest/arm64-nvhe" "${ts[@]}"
+}
+
 main() {
 	local t0 ts
 	t0=$(date +%s)
@@ -136,6 +153,10 @@ main() {
 	echo "# [test] make $mode: TAP stream saved in $B/$mode.tap"
 	step "install dependencies" scripts/deps.sh || return
 	case $mode in
+	arm64)
+		test_arm64
+		echo "# total time $(($(date +%s) - t0)) s"
+		return ;;
 	kut-base)  # KERNEL=: the same on another kernel (e.g. the patched one, to compare)
 		local bz=${KERNEL:-$B/out-base/arch/x86/boot/bzImage} n=kut-base
 		[ -z "${KERNEL:-}" ] || n=kut-all
