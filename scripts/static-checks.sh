@@ -13,6 +13,11 @@
 #     and neither does sparse (make C=2, through scripts/sparse-compat.sh:
 #     Debian 12's sparse 0.6.4, which Linux 7.3 rejects unless helped);
 #   - shellcheck on the harness's scripts.
+# static-checks.sh --arm64 (make test-arm64) instead builds every kernel patch
+# of the series on its own for arm64: arch/arm64/kvm (virt/kvm included) with
+# config/arm64.config and -Werror (arm64 has no KVM_WERROR), in
+# build/arm64/out-bisect.  Apart from `make test`: its cold cost does not fit
+# in CI's time budget (docs/timings.md).
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +25,31 @@ wt=$B/series
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
 tailof() { failed_log "$1" "$2" | sed 's/^error/# error/'; }
+
+if [ "${1:-}" = --arm64 ]; then
+	"$top/scripts/tree.sh" check >"$B/applycheck.log" 2>&1 ||
+		{ nok "series applies to the pinned base"; tailof "$B/applycheck.log" "tree.sh check"; exit 1; }
+	obj=$B/arm64/out-bisect i=0
+	mkdir -p "$obj"
+	for c in $(git -C "$wt" rev-list --reverse base..refs/harness/series); do
+		i=$((i + 1))
+		git -C "$wt" diff-tree --no-commit-id --name-only -r "$c" | grep -qv '^tools/' || continue
+		subj=$(git -C "$wt" log -1 --format=%s "$c")
+		git -C "$wt" checkout -q --detach "$c"
+		what="arch/arm64/kvm for arm64 with -Werror"
+		echo "# [static] patch $i: building $what"
+		if KSRC=$wt "$top/scripts/kbuild.sh" --prepare-only --arm64 "$obj" >"$obj/patch$i.log" 2>&1 &&
+			run_logged static "$obj/patch$i.log" "patch $i arm64 build" make -C "$wt" O="$obj" \
+				ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="${KCC/gcc/aarch64-linux-gnu-gcc}" \
+				KCFLAGS=-Werror -j"$(nproc)" arch/arm64/kvm/ 2>/dev/null; then
+			ok "patch $i builds on its own ($what): $subj"
+		else
+			nok "patch $i builds on its own ($what): $subj"; tailof "$obj/patch$i.log" "patch $i arm64 build"
+		fi
+	done
+	git -C "$wt" checkout -q --detach refs/harness/series
+	exit 0
+fi
 
 if "$top/scripts/tree.sh" check >"$B/applycheck.log" 2>&1; then
 	ok "series applies to the pinned base"

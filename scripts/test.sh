@@ -16,9 +16,11 @@
 #   test.sh kut     QEMU as the VMM inside the booted kernel: kvm-unit-tests
 #                   and a real Linux VM (config/tests.conf sets kut and vm);
 #                   builds the kernel, or KERNEL=BZIMAGE boots that one
-#   test.sh arm64   the arm64 part: cross-build the patched arm64 kernel and
-#                   config/tests.conf's qemu-arm64 tests, boot it under
-#                   qemu-system-aarch64 at EL2, VHE and then nVHE, run them
+#   test.sh arm64   the arm64 part: build every kernel patch on its own for
+#                   arm64 (static-checks.sh --arm64), cross-build the patched
+#                   arm64 kernel and config/tests.conf's qemu-arm64 tests,
+#                   boot it under qemu-system-aarch64 at EL2, VHE and then
+#                   nVHE, run them
 #   test.sh kut-base  every kvm-unit-test and the real VM on the unpatched
 #                   base (build/out-base): the baseline of docs/kut-base.md,
 #                   its table in build/kut-base.md; KERNEL=BZIMAGE: on that
@@ -138,6 +140,7 @@ test_arm64() {
 	local img=$B/arm64/out/arch/arm64/boot/Image ts
 	step "install dependencies (arm64)" scripts/deps.sh --arm64 || return
 	step "base kernel fetched, verified and patched" scripts/tree.sh apply || return
+	scripts/static-checks.sh --arm64
 	step "arm64 kernel build" scripts/kbuild.sh --arm64 "$B/arm64/out" || return
 	mapfile -t ts < <(tests_for qemu-arm64)
 	step "arm64 KVM selftests build" scripts/kselftests.sh --arm64 "$B/arm64/kst" "${ts[@]}" || return
