@@ -31,7 +31,8 @@ cmdline="console=${console:-ttyS0} panic=-1 RG_TIMEOUT=$each $append${RG_APPEND:
 # frequency: the host's TSC rate under QEMU TCG, Bochs' instruction rate.
 tsc_khz() {
 	local bin=$out/host-tsc-khz
-	[ -x "$bin" ] || gcc -O2 -o "$bin" "$top/scripts/host-tsc-khz.c" || die "cannot build host-tsc-khz"
+	[ "$bin" -nt "$top/scripts/host-tsc-khz.c" ] || gcc -O2 -o "$bin" "$top/scripts/host-tsc-khz.c" ||
+		die "cannot build host-tsc-khz"
 	"$bin"
 }
 say() { echo "# [guest $tag] $*"; }
