@@ -49,6 +49,8 @@ deps=(
 	/usr/aarch64-linux-gnu/lib/libc.a:libc6-dev-arm64-cross
 	qemu-system-aarch64:qemu-system-arm
 	"$B/arm64/busybox:busybox-static:arm64"
+	# initramfs.sh checks that foreign executables are static
+	file:file
 )
 
 # an entry's command/file and its package (which may be PKG:ARCH)
